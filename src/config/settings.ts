@@ -20,6 +20,19 @@ export interface Settings {
   /** Edge host addresses that may never be configured as the registry `ip`. */
   edgeHostIps: string[];
   logLevel: string;
+  store: StoreSettings;
+}
+
+/** Where the configuration lives: the embedded SQLite store or a Kubernetes Secret. */
+export interface StoreSettings {
+  kind: 'sqlite' | 'kubernetes';
+  /** Kubernetes mode: the namespace of the image-pull Secret. */
+  namespace: string;
+  secretName: string;
+  /** Kubernetes mode: also list the Secret in the namespace's `default` ServiceAccount. */
+  patchDefaultServiceAccount: boolean;
+  /** Kubernetes mode: the bound on every request to the API server. */
+  timeoutMs: number;
 }
 
 /** The documented default of every setting, written once for the code and the README. */
@@ -28,6 +41,12 @@ export const settingDefaults = {
   MEF_OPS_LISTEN: '127.0.0.1:30036',
   MEF_DATA_DIR: './data',
   MEF_LOG_LEVEL: 'info',
+  /** `auto`: kubernetes when KUBERNETES_SERVICE_HOST or KUBECONFIG is set, else sqlite. */
+  MEF_STORE: 'auto',
+  MEF_NAMESPACE: 'mef-user',
+  MEF_SECRET_NAME: 'image-pull-secret',
+  MEF_PATCH_DEFAULT_SA: 'false',
+  MEF_KUBERNETES_TIMEOUT_MS: '5000',
 } as const;
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -75,6 +94,66 @@ function parseEdgeHostIps(value: string | undefined): string[] {
   return addresses;
 }
 
+const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** A namespace name: a DNS-1123 label. */
+function namespaceRule(value: string): string | undefined {
+  if (value.length > 63 || !dns1123Label.test(value)) {
+    return (
+      'must be a DNS-1123 label: at most 63 lowercase letters, digits and "-", ' +
+      'starting and ending with a letter or a digit'
+    );
+  }
+  return undefined;
+}
+
+/** A Secret name: a DNS-1123 subdomain. */
+function secretNameRule(value: string): string | undefined {
+  if (value.length > 253 || !value.split('.').every((label) => dns1123Label.test(label))) {
+    return (
+      'must be a DNS-1123 subdomain: at most 253 characters, dot-separated labels of ' +
+      'lowercase letters, digits and "-", each starting and ending with a letter or a digit'
+    );
+  }
+  return undefined;
+}
+
+function parseStoreSettings(env: Environment): StoreSettings {
+  const requested = read(env, 'MEF_STORE');
+  if (!['auto', 'sqlite', 'kubernetes'].includes(requested)) {
+    throw new SettingsError('MEF_STORE', `must be auto, sqlite or kubernetes, got "${requested}"`);
+  }
+  // In a pod, or with a kubeconfig at hand, the cluster is the obvious home of the Secret.
+  const clusterAtHand = ['KUBERNETES_SERVICE_HOST', 'KUBECONFIG'].some(
+    (name) => optional(env, name) !== undefined,
+  );
+  const detected = clusterAtHand ? 'kubernetes' : 'sqlite';
+  const kind = requested === 'auto' ? detected : (requested as StoreSettings['kind']);
+
+  const namespace = read(env, 'MEF_NAMESPACE');
+  const namespaceBroken = namespaceRule(namespace);
+  if (namespaceBroken !== undefined) throw new SettingsError('MEF_NAMESPACE', namespaceBroken);
+  const secretName = read(env, 'MEF_SECRET_NAME');
+  const secretNameBroken = secretNameRule(secretName);
+  if (secretNameBroken !== undefined) {
+    throw new SettingsError('MEF_SECRET_NAME', secretNameBroken);
+  }
+
+  const patch = read(env, 'MEF_PATCH_DEFAULT_SA');
+  if (patch !== 'true' && patch !== 'false') {
+    throw new SettingsError('MEF_PATCH_DEFAULT_SA', `must be true or false, got "${patch}"`);
+  }
+  const timeout = read(env, 'MEF_KUBERNETES_TIMEOUT_MS');
+  const timeoutMs = Number(timeout);
+  if (!/^\d+$/.test(timeout) || timeoutMs < 100 || timeoutMs > 300_000) {
+    throw new SettingsError(
+      'MEF_KUBERNETES_TIMEOUT_MS',
+      `must be a whole number of milliseconds from 100 to 300000, got "${timeout}"`,
+    );
+  }
+  return { kind, namespace, secretName, patchDefaultServiceAccount: patch === 'true', timeoutMs };
+}
+
 /**
  * Reads every setting from `env`, applying the documented defaults.
  *
@@ -104,5 +183,6 @@ export function loadSettings(env: Environment): Settings {
     tls,
     edgeHostIps: parseEdgeHostIps(optional(env, 'MEF_EDGE_HOST_IPS')),
     logLevel,
+    store: parseStoreSettings(env),
   };
 }
