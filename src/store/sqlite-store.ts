@@ -95,8 +95,9 @@ function associatedData(row: Pick<ConfigRow, 'registry_address' | 'account'>): s
   return `${row.registry_address}\n${row.account}`;
 }
 
+/** A short, safe reason for a client: the system error code, never a free-form message. */
 function errorCode(error: unknown): string {
-  return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+  return (error as NodeJS.ErrnoException).code ?? 'unexpected error';
 }
 
 /**
@@ -190,7 +191,9 @@ export class SqliteStore implements ImageConfigStore {
     try {
       staged = await stageFile(this.dockerConfigPath, content, { mode: secretFileMode });
     } catch (error) {
-      throw new StoreError(`cannot write ${dataFiles.dockerConfig} (${errorCode(error)})`);
+      throw new StoreError(`cannot write ${dataFiles.dockerConfig} (${errorCode(error)})`, {
+        cause: error,
+      });
     } finally {
       content.fill(0);
     }
@@ -201,7 +204,7 @@ export class SqliteStore implements ImageConfigStore {
       historyId = this.commit(change);
     } catch (error) {
       await unlink(staged).catch(() => undefined);
-      throw new StoreError(`cannot save to the database (${errorCode(error)})`);
+      throw new StoreError(`cannot save to the database (${errorCode(error)})`, { cause: error });
     }
 
     try {
@@ -210,7 +213,9 @@ export class SqliteStore implements ImageConfigStore {
     } catch (error) {
       await unlink(staged).catch(() => undefined);
       await this.undo(previous, historyId);
-      throw new StoreError(`cannot replace ${dataFiles.dockerConfig} (${errorCode(error)})`);
+      throw new StoreError(`cannot replace ${dataFiles.dockerConfig} (${errorCode(error)})`, {
+        cause: error,
+      });
     }
   }
 
