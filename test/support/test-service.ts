@@ -97,7 +97,12 @@ export async function startTestService(
             } catch {
               json = undefined;
             }
-            resolve({ statusCode: response.statusCode ?? 0, headers: response.headers, text, json });
+            resolve({
+              statusCode: response.statusCode ?? 0,
+              headers: response.headers,
+              text,
+              json,
+            });
           });
         },
       );
