@@ -63,7 +63,7 @@ function errorCode(error: unknown): string {
 }
 
 /** Maps a Node.js network or TLS error to the step it failed and a message safe to show. */
-export function classifyRequestError(error: unknown, host: string): VerificationStepError {
+function classifyRequestError(error: unknown, host: string): VerificationStepError {
   const code = errorCode(error);
   if (nameResolutionCodes.has(code)) {
     return new VerificationStepError(

@@ -2,7 +2,10 @@
 // Docker Registry HTTP API V2 ping (`GET /v2/`) answered with Basic auth or a Bearer token.
 //
 // Safe use: the password leaves this module only as an Authorization header over verified
-// TLS, and no result, message or error ever carries it.
+// TLS, and no result, message or error ever carries it. The caller owns the password Buffer
+// and wipes it. Known shortcoming: node:https takes header values as strings, so the Basic
+// and Bearer tokens live as immutable strings until garbage-collected; zeroing them would
+// need a client that writes headers from Buffers.
 
 import { X509Certificate } from 'node:crypto';
 import https from 'node:https';
