@@ -1,7 +1,15 @@
 // The image download configuration: decoding an untrusted request body the way MEF's Go
 // decoder does, then applying the rules of every field.
 
-import { accountRule, domainRule, ipRule, passwordRule, portRule } from './rules.js';
+import { decodeBase64, optionalString, pickFields, requireObject } from './go-json.js';
+import {
+  accountRule,
+  domainRule,
+  ipRule,
+  passwordRule,
+  passwordStrengthAdvice,
+  portRule,
+} from './rules.js';
 import { ruleBroken, wrongShape } from './status.js';
 
 /** The non-secret part of a configuration, as stored and read back. */
@@ -22,39 +30,13 @@ export interface ImageConfigRequest {
 }
 
 const fieldNames = ['domain', 'ip', 'port', 'account', 'password'] as const;
-type FieldName = (typeof fieldNames)[number];
-
-/**
- * Folds a key the way Go's encoding/json matches struct fields: case-insensitively, with the
- * long s (U+017F) equal to "s"; the Kelvin sign already lower-cases to "k".
- */
-function foldKey(key: string): string {
-  return key.toLowerCase().replace(/\u017f/g, 's');
-}
-
-/**
- * Picks the value of each field from a decoded JSON object. An exact-case key wins over a
- * differently-cased one; among differently-cased keys the last one wins, as in Go.
- */
-function pickFields(body: Record<string, unknown>): Partial<Record<FieldName, unknown>> {
-  const picked: Partial<Record<FieldName, unknown>> = {};
-  for (const key of Object.keys(body)) {
-    const field = fieldNames.find((name) => name === foldKey(key));
-    if (field === undefined || (Object.hasOwn(body, field) && key !== field)) continue;
-    picked[field] = body[key];
-  }
-  return picked;
-}
-
-const base64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** Turns a password given as a byte array or a base64 string into a Buffer. */
 function decodePassword(value: unknown): Buffer {
   if (typeof value === 'string') {
-    // Go's base64 decoder skips line breaks; anything else outside the alphabet is an error.
-    const text = value.replace(/[\r\n]/g, '');
-    if (!base64.test(text)) throw wrongShape('password', 'a string must be valid base64');
-    return Buffer.from(text, 'base64');
+    const bytes = decodeBase64(value);
+    if (bytes === undefined) throw wrongShape('password', 'a string must be valid base64');
+    return bytes;
   }
   if (!Array.isArray(value)) {
     throw wrongShape('password', 'must be an array of bytes or a base64 string');
@@ -70,12 +52,6 @@ function decodePassword(value: unknown): Buffer {
   return bytes;
 }
 
-function optionalString(field: FieldName, value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw wrongShape(field, 'must be a string');
-  return value;
-}
-
 /**
  * Decodes a parsed JSON value into a typed request. Wrong JSON types fail with 00001006;
  * rules are left to {@link validateImageConfig}.
@@ -83,10 +59,7 @@ function optionalString(field: FieldName, value: unknown): string | undefined {
  * @example decodeImageConfig({ Port: 443, account: 'a', password: 'UGFzc3dvcmQx' })
  */
 export function decodeImageConfig(body: unknown): ImageConfigRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw wrongShape('body', 'must be a JSON object');
-  }
-  const fields = pickFields(body as Record<string, unknown>);
+  const fields = pickFields(requireObject(body), fieldNames);
   const request: ImageConfigRequest = {
     domain: optionalString('domain', fields.domain),
     ip: optionalString('ip', fields.ip),
@@ -111,13 +84,20 @@ export interface ValidImageConfig {
   warnings: string[];
 }
 
+export interface ValidationOptions {
+  /** Refuse a password the API document advises against, instead of warning about it. */
+  requireStrongPassword?: boolean;
+}
+
 /**
  * Applies every rule to a decoded request. `forbiddenIps` holds the addresses of this host and
- * of the edge hosts. Fails with 00001005 naming the first field whose rule is broken.
+ * of the edge hosts. Fails with 00001005 naming the first field whose rule is broken. A weak
+ * password is a warning, or a broken rule with `requireStrongPassword`.
  */
 export function validateImageConfig(
   request: ImageConfigRequest,
   forbiddenIps: ReadonlySet<string>,
+  options: ValidationOptions = {},
 ): ValidImageConfig {
   const { domain, ip, port, account, password } = request;
   if (domain === undefined && ip === undefined) {
@@ -134,8 +114,11 @@ export function validateImageConfig(
   check('account', accountRule(account));
   if (password === undefined) throw ruleBroken('password', 'is required');
   check('password', passwordRule(password));
+  const advice = passwordStrengthAdvice(password, account);
+  if (options.requireStrongPassword === true) check('password', advice);
 
   const warnings: string[] = [];
+  if (advice !== undefined) warnings.push(`password: ${advice}`);
   if (domain !== undefined && !domain.includes('.')) {
     warnings.push(
       `domain "${domain}" has no dot: write images with the port (${domain}:${port}/app), ` +

@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import { loadSettings } from '../../src/config/settings.js';
 import { createLogger } from '../../src/logging.js';
 import { startService, type RunningService } from '../../src/service.js';
+import type { CertificateStore } from '../../src/store/certificate-store.js';
 import type { ImageConfigStore } from '../../src/store/store.js';
 
 export interface TestResponse {
@@ -44,7 +45,11 @@ export interface TestService {
  * @example const { call, stop } = await startTestService();
  */
 export async function startTestService(
-  options: { env?: Record<string, string>; store?: (dataDir: string) => ImageConfigStore } = {},
+  options: {
+    env?: Record<string, string>;
+    store?: (dataDir: string) => ImageConfigStore;
+    certificates?: (dataDir: string) => CertificateStore;
+  } = {},
 ): Promise<TestService> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'mef-test-'));
   const logs: string[] = [];
@@ -58,10 +63,20 @@ export async function startTestService(
     MEF_DATA_DIR: dataDir,
     MEF_LISTEN: '127.0.0.1:0',
     MEF_OPS_LISTEN: '127.0.0.1:0',
+    // Unit tests reach no registry; a test that verifies turns it on.
+    MEF_VERIFY_REGISTRY: 'off',
+    // Tests call faster, and over more connections at once, than an operator does; the limits
+    // have tests of their own.
+    MEF_RATE_LIMIT: 'off',
+    MEF_MAX_CONNECTIONS_PER_IP: '1000',
     ...options.env,
   });
   const logger = createLogger('info', sink);
-  const service = await startService(settings, { logger, store: options.store?.(dataDir) });
+  const service = await startService(settings, {
+    logger,
+    store: options.store?.(dataDir),
+    certificates: options.certificates?.(dataDir),
+  });
   const pki = service.developmentPki!;
   const [ca, cert, key] = await Promise.all(
     [pki.caCert, pki.clientCert, pki.clientKey].map((file) => readFile(file)),

@@ -1,12 +1,17 @@
-// The image download configuration endpoint: POST /edgemanager/v1/image/config.
+// The image download configuration endpoint: POST to configure, GET to read back.
 
 import type { FastifyInstance } from 'fastify';
 import { decodeImageConfig, validateImageConfig } from '../../domain/image-config.js';
 import { RegistryCredentials } from '../../domain/registry-credentials.js';
 import { hostIpv4Addresses } from '../../platform/host-addresses.js';
-import type { ImageConfigStore } from '../../store/store.js';
+import type { ImageConfigStore, StoredConfiguration } from '../../store/store.js';
 import { clientAddress, clientIdentity } from '../client-identity.js';
 import { success } from '../envelope.js';
+import {
+  verificationModeOf,
+  verifyBeforeSave,
+  type RegistryVerificationOptions,
+} from '../registry-verification.js';
 
 export const imageConfigPath = '/edgemanager/v1/image/config';
 
@@ -14,6 +19,24 @@ export interface ImageConfigRouteOptions {
   store: ImageConfigStore;
   /** Edge host addresses from the settings, refused as a registry `ip`. */
   edgeHostIps: readonly string[];
+  /** Refuse a password the API document advises against, instead of warning about it. */
+  requireStrongPassword?: boolean;
+  /** How the registry is asked about the credentials before they are saved. */
+  verification: RegistryVerificationOptions;
+}
+
+/** The read-back of a configuration: every non-secret field, absent ones as null. */
+export function configurationView(stored: StoredConfiguration) {
+  return {
+    domain: stored.fields.domain ?? null,
+    ip: stored.fields.ip ?? null,
+    port: stored.fields.port,
+    account: stored.fields.account,
+    registryAddress: stored.registryAddress,
+    updatedAt: stored.updatedAt,
+    updatedBy: stored.updatedBy,
+    verified: stored.verified,
+  };
 }
 
 /** Addresses a registry `ip` must not be: this host's, and every known edge host's. */
@@ -37,8 +60,11 @@ export async function imageConfigRoutes(
         const decoded = decodeImageConfig(request.body);
         request.body = undefined;
         password = decoded.password;
+        const mode = verificationModeOf(request.query, options.verification.defaultMode);
 
-        const valid = validateImageConfig(decoded, await forbiddenRegistryIps(options));
+        const valid = validateImageConfig(decoded, await forbiddenRegistryIps(options), {
+          requireStrongPassword: options.requireStrongPassword,
+        });
         const { fields } = valid;
         const credentials = new RegistryCredentials(
           fields.domain ?? fields.ip!,
@@ -46,18 +72,35 @@ export async function imageConfigRoutes(
           fields.account,
           valid.password,
         );
+        const verification = await verifyBeforeSave(
+          credentials,
+          fields,
+          mode,
+          options.verification,
+          request.log,
+        );
         await options.store.save({
           fields,
           credentials,
           updatedBy: clientIdentity(request),
           clientIp: clientAddress(request),
           updatedAt: new Date(),
+          verified: verification.verified,
         });
-        request.outcome = `${fields.account}@${credentials.address} success`;
-        return reply.send(success('success', { warnings: valid.warnings }));
+        const warnings = [...valid.warnings, ...verification.warnings];
+        // The operation log keeps what the caller was warned about, a weak password among it.
+        request.outcome = [`${fields.account}@${credentials.address} success`, ...warnings].join(
+          '; ',
+        );
+        return reply.send(success('success', { warnings }));
       } finally {
         password?.fill(0);
       }
     },
   );
+
+  app.get(imageConfigPath, async () => {
+    const stored = await options.store.read();
+    return success('success', { data: stored === null ? null : configurationView(stored) });
+  });
 }
