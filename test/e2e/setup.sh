@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the system tools the end-to-end tests drive: a real container registry, skopeo,
-# htpasswd and unshare. Does nothing when they are all present, so it is cheap to run each time.
+# htpasswd, unshare, ip (network namespaces) and openssl. Does nothing when they are all present, so it is cheap to run each time.
 set -euo pipefail
 
-required_commands=(docker-registry skopeo htpasswd unshare)
-packages=(docker-registry skopeo apache2-utils util-linux)
+required_commands=(docker-registry skopeo htpasswd unshare ip openssl)
+packages=(docker-registry skopeo apache2-utils util-linux iproute2 openssl)
 
 missing=()
 for command_name in "${required_commands[@]}"; do
