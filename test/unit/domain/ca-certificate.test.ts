@@ -1,82 +1,26 @@
 // Tests of the CA certificate checks with certificates generated for the run, one per reason.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { webcrypto } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import {
   CaRejection,
   checkCaCertificate,
   type CaCheckResult,
 } from '../../../src/domain/ca-certificate.js';
+import {
+  day,
+  ecdsaSha256,
+  ecKeys,
+  ed25519Keys,
+  hasOpenssl,
+  makeCaCertificate as makeCertificate,
+  makeVersion1Certificate,
+  privateKeyPem,
+  rsaKeys,
+  rsaSha256,
+  withHash,
+} from '../../support/ca-certificates.js';
 import { x509 } from '../../../src/pki/x509.js';
-
-const subtle = webcrypto.subtle;
-const day = 24 * 60 * 60 * 1000;
-const rsaSha256 = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as const;
-const ecdsaSha256 = { name: 'ECDSA', hash: 'SHA-256' } as const;
-const caUsages = x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign;
-
-interface CertificateOptions {
-  keys: CryptoKeyPair;
-  signingAlgorithm: Algorithm;
-  /** Sign with this key instead of the subject's own (the issuer's, for instance). */
-  signingKey?: CryptoKey;
-  issuer?: string;
-  ca?: boolean;
-  /** null leaves the key usage extension out. */
-  keyUsages?: number | null;
-  notBefore?: Date;
-  notAfter?: Date;
-}
-
-async function makeCertificate(options: CertificateOptions): Promise<string> {
-  const extensions: x509.Extension[] = [
-    new x509.BasicConstraintsExtension(options.ca ?? true, undefined, true),
-  ];
-  const keyUsages = options.keyUsages === undefined ? caUsages : options.keyUsages;
-  if (keyUsages !== null) extensions.push(new x509.KeyUsagesExtension(keyUsages, true));
-  const certificate = await x509.X509CertificateGenerator.create({
-    subject: 'CN=Test Registry CA',
-    issuer: options.issuer ?? 'CN=Test Registry CA',
-    publicKey: options.keys.publicKey,
-    signingKey: options.signingKey ?? options.keys.privateKey,
-    signingAlgorithm: options.signingAlgorithm,
-    notBefore: options.notBefore ?? new Date(Date.now() - day),
-    notAfter: options.notAfter ?? new Date(Date.now() + 30 * day),
-    extensions,
-  });
-  return certificate.toString('pem');
-}
-
-function rsaKeys(modulusLength: number, hash = 'SHA-256'): Promise<CryptoKeyPair> {
-  const algorithm = {
-    name: 'RSASSA-PKCS1-v1_5',
-    hash,
-    modulusLength,
-    publicExponent: new Uint8Array([1, 0, 1]),
-  };
-  return subtle.generateKey(algorithm, true, ['sign', 'verify']);
-}
-
-function ecKeys(namedCurve = 'P-256'): Promise<CryptoKeyPair> {
-  return subtle.generateKey({ name: 'ECDSA', namedCurve }, true, ['sign', 'verify']);
-}
-
-/** The same RSA key pair, bound to another hash: WebCrypto ties the hash to the key. */
-async function withHash(keys: CryptoKeyPair, hash: string): Promise<CryptoKeyPair> {
-  const algorithm = { name: 'RSASSA-PKCS1-v1_5', hash };
-  const pkcs8 = await subtle.exportKey('pkcs8', keys.privateKey);
-  const spki = await subtle.exportKey('spki', keys.publicKey);
-  return {
-    privateKey: await subtle.importKey('pkcs8', pkcs8, algorithm, true, ['sign']),
-    publicKey: await subtle.importKey('spki', spki, algorithm, true, ['verify']),
-  };
-}
 
 function assertRejected(result: CaCheckResult, reason: CaRejection, message: RegExp): void {
   assert.equal(result.ok, false, 'the certificate was accepted');
@@ -85,11 +29,6 @@ function assertRejected(result: CaCheckResult, reason: CaRejection, message: Reg
   assert.match(result.message, /^certificate: /);
   assert.match(result.message, message);
 }
-
-const hasOpenssl = await promisify(execFile)('openssl', ['version']).then(
-  () => true,
-  () => false,
-);
 
 describe('checkCaCertificate', () => {
   let rsa3072: CryptoKeyPair;
@@ -249,8 +188,7 @@ describe('checkCaCertificate', () => {
 
   it('refuses several certificates, and a private key beside the certificate', async () => {
     const pem = await makeCertificate({ keys: p256, signingAlgorithm: ecdsaSha256 });
-    const pkcs8 = await subtle.exportKey('pkcs8', p256.privateKey);
-    const key = x509.PemConverter.encode(pkcs8, 'PRIVATE KEY');
+    const key = await privateKeyPem(p256);
 
     assertRejected(
       await checkCaCertificate(`${pem}\n${pem}`),
@@ -268,56 +206,14 @@ describe('checkCaCertificate', () => {
     'refuses an X.509 version 1 certificate',
     { skip: !hasOpenssl && 'needs openssl' },
     async () => {
-      // `openssl x509 -req` without extensions signs a version 1 certificate.
-      const directory = await mkdtemp(path.join(tmpdir(), 'mef-ca-v1-'));
-      try {
-        const key = path.join(directory, 'key.pem');
-        const request = path.join(directory, 'request.csr');
-        const certificate = path.join(directory, 'ca.pem');
-        const run = promisify(execFile);
-        await run('openssl', [
-          'req',
-          '-new',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:P-256',
-          '-nodes',
-          '-keyout',
-          key,
-          '-subj',
-          '/CN=Version 1 CA',
-          '-out',
-          request,
-        ]);
-        await run('openssl', [
-          'x509',
-          '-req',
-          '-in',
-          request,
-          '-signkey',
-          key,
-          '-days',
-          '2',
-          '-sha256',
-          '-out',
-          certificate,
-        ]);
+      const result = await checkCaCertificate(await makeVersion1Certificate());
 
-        const result = await checkCaCertificate(await readFile(certificate, 'utf8'));
-
-        assertRejected(result, CaRejection.notVersion3, /version 1; version 3 is required/);
-      } finally {
-        await rm(directory, { recursive: true, force: true });
-      }
+      assertRejected(result, CaRejection.notVersion3, /version 1; version 3 is required/);
     },
   );
 
   it('refuses a key type container runtimes cannot use', async () => {
-    const keys = (await subtle.generateKey({ name: 'Ed25519' }, true, [
-      'sign',
-      'verify',
-    ])) as CryptoKeyPair;
+    const keys = await ed25519Keys();
     const pem = await makeCertificate({ keys, signingAlgorithm: { name: 'Ed25519' } });
 
     assertRejected(await checkCaCertificate(pem), CaRejection.unsupportedKey, /ed25519 key/);
