@@ -3,19 +3,24 @@
 import type { Logger } from 'pino';
 import type { Settings } from './config/settings.js';
 import { buildApiServer, type ApiServer } from './http/api-server.js';
+import { ServiceMetrics } from './http/metrics.js';
 import { buildOpsServer, type OpsServer } from './http/ops-server.js';
-import {
-  ensureDevelopmentPki,
-  readTlsFiles,
-  type DevelopmentPkiPaths,
-} from './pki/development-pki.js';
-import { SqliteStore } from './store/sqlite-store.js';
+import { openOperationLog } from './operation-log.js';
+import { ensureDevelopmentPki, type DevelopmentPkiPaths } from './pki/development-pki.js';
+import { loadTlsMaterial } from './pki/tls-material.js';
+import type { CertificateStore } from './store/certificate-store.js';
+import { createStore } from './store/create-store.js';
+import { createCertificateStore } from './store/create-certificate-store.js';
 import type { ImageConfigStore } from './store/store.js';
 
 export interface RunningService {
   api: ApiServer;
   ops: OpsServer;
   store: ImageConfigStore;
+  /** Imported registry CA certificates, kept beside the configuration. */
+  certificates: CertificateStore;
+  /** This instance's metrics, served by the ops listener at `/metrics`. */
+  metrics: ServiceMetrics;
   /** The API's bound address, e.g. `https://127.0.0.1:30035`. */
   apiUrl: string;
   opsUrl: string;
@@ -29,6 +34,8 @@ export interface StartOptions {
   logger: Logger;
   /** The store to use instead of the one the settings select (tests inject faults this way). */
   store?: ImageConfigStore;
+  /** The certificate store to use instead of the one the settings select. */
+  certificates?: CertificateStore;
 }
 
 function urlOf(scheme: string, address: string | { address: string; port: number }): string {
@@ -65,17 +72,37 @@ export async function startService(
     );
   }
 
-  const store = options.store ?? new SqliteStore({ dataDir: settings.dataDir, logger });
+  const store = options.store ?? (await createStore(settings, logger));
   await store.open();
+  const certificates = options.certificates ?? (await createCertificateStore(settings));
 
   let apiListening = false;
+  const metrics = new ServiceMetrics();
+  const tlsFilesWithCrl = { ...tls.files, crl: settings.tls.crlFile };
+  const operationLog = await openOperationLog(settings.dataDir, logger);
   const api = await buildApiServer({
-    tls: await readTlsFiles(tls.files),
+    tls: await loadTlsMaterial(tlsFilesWithCrl),
+    tlsFiles: tlsFilesWithCrl,
+    limits: settings.limits,
+    requireStrongPassword: settings.requireStrongPassword,
+    operations: operationLog.logger,
     store,
     edgeHostIps: settings.edgeHostIps,
+    certificates,
+    verification: {
+      defaultMode: settings.verification.mode,
+      timeoutMs: settings.verification.timeoutMs,
+      recordResult: (result) => metrics.recordVerification(result),
+    },
     logger,
+    metrics,
   });
-  const ops = await buildOpsServer({ store, logger, apiListening: () => apiListening });
+  const ops = await buildOpsServer({
+    store,
+    logger,
+    apiListening: () => apiListening,
+    metrics,
+  });
 
   await api.listen({ host: settings.listen.host, port: settings.listen.port });
   apiListening = true;
@@ -85,6 +112,8 @@ export async function startService(
     api,
     ops,
     store,
+    certificates,
+    metrics,
     apiUrl: urlOf('https', api.server.address() ?? ''),
     opsUrl: urlOf('http', ops.server.address() ?? ''),
     developmentPki: tls.developmentPki,
@@ -93,6 +122,7 @@ export async function startService(
       await api.close();
       await ops.close();
       await store.close();
+      await operationLog.close();
     },
   };
   return running;

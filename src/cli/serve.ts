@@ -46,10 +46,11 @@ async function main(): Promise<void> {
       ops: service.opsUrl,
       dataDir: settings.dataDir,
       store: service.store.kind,
+      storeLocation: service.store.location,
       tls: service.developmentPki ? 'development PKI' : 'configured certificates',
     },
     `serving ${imageConfigPath} on ${service.apiUrl}; ops on ${service.opsUrl}; ` +
-      `${service.store.kind} store in ${settings.dataDir}`,
+      `${service.store.kind} store: ${service.store.location}`,
   );
   if (service.developmentPki !== undefined) {
     const port = service.api.server.address();

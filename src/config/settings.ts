@@ -2,6 +2,12 @@
 
 import path from 'node:path';
 import { isDottedQuad } from '../domain/rules.js';
+import {
+  parseVerificationMode,
+  verificationModeRule,
+  type VerificationMode,
+} from '../domain/verification-mode.js';
+import { defaultVerificationTimeoutMs } from '../verify/registry-verifier.js';
 
 export interface ListenAddress {
   host: string;
@@ -16,11 +22,40 @@ export interface Settings {
     certFile?: string;
     keyFile?: string;
     clientCaFile?: string;
+    /** Revoked client certificates (PEM CRL of the client CA); none when unset. */
+    crlFile?: string;
   };
   /** Edge host addresses that may never be configured as the registry `ip`. */
   edgeHostIps: string[];
   logLevel: string;
   store: StoreSettings;
+  verification: VerificationSettings;
+  limits: LimitSettings;
+  /** Refuse, rather than warn about, a password the API document advises against. */
+  requireStrongPassword: boolean;
+}
+
+/** Bounds on what one client may ask of the API listener, and on how long a stop may take. */
+export interface LimitSettings {
+  /** Requests per second per client IP; undefined when MEF_RATE_LIMIT is `off`. */
+  ratePerSecond: number | undefined;
+  /** Requests a client may send back to back before the rate applies. */
+  burst: number;
+  maxConnectionsPerIp: number;
+  /** The TLS handshake, and then the head of each request, must arrive within this. */
+  headersTimeoutMs: number;
+  /** The whole request, body included, must arrive within this. */
+  requestTimeoutMs: number;
+  /** How long a stop waits for calls in flight before it closes their connections. */
+  shutdownTimeoutMs: number;
+}
+
+/** Whether and how registry credentials are checked against the registry before saving. */
+export interface VerificationSettings {
+  /** The default of each call; `?verify=` overrides it per call. */
+  mode: VerificationMode;
+  /** The bound over all the steps of one verification. */
+  timeoutMs: number;
 }
 
 /** Where the configuration lives: the embedded SQLite store or a Kubernetes Secret. */
@@ -47,6 +82,16 @@ export const settingDefaults = {
   MEF_SECRET_NAME: 'image-pull-secret',
   MEF_PATCH_DEFAULT_SA: 'false',
   MEF_KUBERNETES_TIMEOUT_MS: '5000',
+  MEF_VERIFY_REGISTRY: 'warn',
+  MEF_VERIFY_TIMEOUT_MS: String(defaultVerificationTimeoutMs),
+  /** Requests per second per client IP, or `off`. */
+  MEF_RATE_LIMIT: '10',
+  MEF_RATE_BURST: '5',
+  MEF_MAX_CONNECTIONS_PER_IP: '5',
+  MEF_HEADERS_TIMEOUT_MS: '10000',
+  MEF_REQUEST_TIMEOUT_MS: '30000',
+  MEF_SHUTDOWN_TIMEOUT_MS: '10000',
+  MEF_REQUIRE_STRONG_PASSWORD: 'false',
 } as const;
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -154,6 +199,84 @@ function parseStoreSettings(env: Environment): StoreSettings {
   return { kind, namespace, secretName, patchDefaultServiceAccount: patch === 'true', timeoutMs };
 }
 
+function parseVerificationSettings(env: Environment): VerificationSettings {
+  const requested = read(env, 'MEF_VERIFY_REGISTRY');
+  const mode = parseVerificationMode(requested);
+  if (mode === undefined) {
+    throw new SettingsError('MEF_VERIFY_REGISTRY', `${verificationModeRule}, got "${requested}"`);
+  }
+  const timeout = read(env, 'MEF_VERIFY_TIMEOUT_MS');
+  const timeoutMs = Number(timeout);
+  if (!/^\d+$/.test(timeout) || timeoutMs < 100 || timeoutMs > 120_000) {
+    throw new SettingsError(
+      'MEF_VERIFY_TIMEOUT_MS',
+      `must be a whole number of milliseconds from 100 to 120000, got "${timeout}"`,
+    );
+  }
+  return { mode, timeoutMs };
+}
+
+type SettingName = keyof typeof settingDefaults;
+
+/** The settings that take a whole number: the unit and the range of each. */
+const wholeNumberRanges = {
+  MEF_RATE_BURST: ['requests', 1, 100_000],
+  MEF_MAX_CONNECTIONS_PER_IP: ['connections', 1, 100_000],
+  MEF_HEADERS_TIMEOUT_MS: ['milliseconds', 100, 600_000],
+  MEF_REQUEST_TIMEOUT_MS: ['milliseconds', 100, 3_600_000],
+  MEF_SHUTDOWN_TIMEOUT_MS: ['milliseconds', 0, 3_600_000],
+} as const;
+
+function wholeNumber(env: Environment, name: keyof typeof wholeNumberRanges): number {
+  const [unit, min, max] = wholeNumberRanges[name];
+  const value = read(env, name);
+  const number = Number(value);
+  if (!/^\d+$/.test(value) || number < min || number > max) {
+    throw new SettingsError(
+      name,
+      `must be a whole number of ${unit} from ${min} to ${max}, got "${value}"`,
+    );
+  }
+  return number;
+}
+
+function trueOrFalse(env: Environment, name: SettingName): boolean {
+  const value = read(env, name);
+  if (value !== 'true' && value !== 'false') {
+    throw new SettingsError(name, `must be true or false, got "${value}"`);
+  }
+  return value === 'true';
+}
+
+function parseLimitSettings(env: Environment): LimitSettings {
+  const rate = read(env, 'MEF_RATE_LIMIT');
+  const ratePerSecond = rate === 'off' ? undefined : Number(rate);
+  if (ratePerSecond !== undefined) {
+    if (!/^\d+(\.\d+)?$/.test(rate) || ratePerSecond <= 0 || ratePerSecond > 100_000) {
+      throw new SettingsError(
+        'MEF_RATE_LIMIT',
+        `must be off or a number of requests per second above 0 and up to 100000, got "${rate}"`,
+      );
+    }
+  }
+  const headersTimeoutMs = wholeNumber(env, 'MEF_HEADERS_TIMEOUT_MS');
+  const requestTimeoutMs = wholeNumber(env, 'MEF_REQUEST_TIMEOUT_MS');
+  if (requestTimeoutMs < headersTimeoutMs) {
+    throw new SettingsError(
+      'MEF_REQUEST_TIMEOUT_MS',
+      `must not be shorter than MEF_HEADERS_TIMEOUT_MS (${headersTimeoutMs})`,
+    );
+  }
+  return {
+    ratePerSecond,
+    burst: wholeNumber(env, 'MEF_RATE_BURST'),
+    maxConnectionsPerIp: wholeNumber(env, 'MEF_MAX_CONNECTIONS_PER_IP'),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    shutdownTimeoutMs: wholeNumber(env, 'MEF_SHUTDOWN_TIMEOUT_MS'),
+  };
+}
+
 /**
  * Reads every setting from `env`, applying the documented defaults.
  *
@@ -180,9 +303,12 @@ export function loadSettings(env: Environment): Settings {
     listen: parseListenAddress('MEF_LISTEN', read(env, 'MEF_LISTEN')),
     opsListen: parseListenAddress('MEF_OPS_LISTEN', read(env, 'MEF_OPS_LISTEN')),
     dataDir: path.resolve(read(env, 'MEF_DATA_DIR')),
-    tls,
+    tls: { ...tls, crlFile: optional(env, 'MEF_TLS_CRL') },
     edgeHostIps: parseEdgeHostIps(optional(env, 'MEF_EDGE_HOST_IPS')),
     logLevel,
     store: parseStoreSettings(env),
+    verification: parseVerificationSettings(env),
+    limits: parseLimitSettings(env),
+    requireStrongPassword: trueOrFalse(env, 'MEF_REQUIRE_STRONG_PASSWORD'),
   };
 }

@@ -3,6 +3,8 @@
 // Each function returns the rule that failed, or undefined when the value is good. They are pure
 // so the API and the edge tool apply exactly the same rules to `ip` and `domain`.
 
+import { timingSafeEqual } from 'node:crypto';
+
 export const limits = {
   domainMinLength: 3,
   domainMaxLength: 63,
@@ -134,4 +136,54 @@ export function passwordRule(password: Uint8Array): string | undefined {
     return 'must be valid UTF-8';
   }
   return undefined;
+}
+
+/** The API document's advice on passwords, beyond the rules a password must follow. */
+export const passwordAdvice = {
+  minCharacterKinds: 2,
+  characterKinds: ['lowercase letters', 'uppercase letters', 'digits', 'special characters'],
+} as const;
+
+/** The kinds of characters in a password, one bit each, in the order of the advice. */
+function characterKindBits(password: Uint8Array): number {
+  let bits = 0;
+  // Every byte is visited, so the time taken does not depend on where a kind first appears.
+  for (const byte of password) {
+    const lowercase = byte >= 97 && byte <= 122;
+    const uppercase = byte >= 65 && byte <= 90;
+    const digit = byte >= 48 && byte <= 57;
+    const special = !lowercase && !uppercase && !digit;
+    bits |= Number(lowercase) | (Number(uppercase) << 1) | (Number(digit) << 2);
+    bits |= Number(special) << 3;
+  }
+  return bits;
+}
+
+function sameBytes(password: Uint8Array, account: string): boolean {
+  const accountBytes = Buffer.from(account, 'utf8');
+  if (accountBytes.length !== password.length) return false;
+  return timingSafeEqual(password, accountBytes);
+}
+
+/**
+ * Says what makes a password weak by the API document's advice: it should mix at least two
+ * kinds of characters (lowercase and uppercase letters, digits, special characters, where any
+ * other character counts as special) and differ from the account. Returns undefined when the
+ * advice is followed. The password is read as bytes and compared with the account in constant
+ * time; it never becomes a string, and the answer never shows it.
+ *
+ * @example passwordStrengthAdvice(Buffer.from('Huawei12#$'), 'admin') // undefined
+ * @example passwordStrengthAdvice(Buffer.from('imagerepo'), 'imagerepo')
+ */
+export function passwordStrengthAdvice(password: Uint8Array, account: string): string | undefined {
+  const { minCharacterKinds, characterKinds } = passwordAdvice;
+  const advice: string[] = [];
+  let kinds = 0;
+  for (let bits = characterKindBits(password); bits !== 0; bits >>= 1) kinds += bits & 1;
+  if (kinds < minCharacterKinds) {
+    const names = `${characterKinds.slice(0, -1).join(', ')} and ${characterKinds.at(-1)}`;
+    advice.push(`should mix at least ${minCharacterKinds} of ${names}`);
+  }
+  if (sameBytes(password, account)) advice.push('should differ from the account');
+  return advice.length === 0 ? undefined : advice.join('; ');
 }

@@ -27,7 +27,12 @@ export class ApiError extends Error {
     readonly httpStatus: number,
     message: string,
   ) {
+    // An ApiError is an answer, not a fault: its stack is never logged, and capturing one costs
+    // as much as validating the whole request.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = 'ApiError';
   }
 }

@@ -1,13 +1,21 @@
 // The HTTPS API listener: mutual TLS, the JSON body rules, the envelope and the operation log.
 
 import Fastify, { LogController } from 'fastify';
-import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from 'pino';
+import type { LimitSettings } from '../config/settings.js';
 import { ApiError, StatusCode } from '../domain/status.js';
+import type { TlsFiles, TlsMaterial } from '../pki/tls-material.js';
+import type { CertificateStore } from '../store/certificate-store.js';
 import type { ImageConfigStore } from '../store/store.js';
 import { clientAddress, clientIdentity } from './client-identity.js';
 import { errorEnvelope, maxBodyBytes } from './envelope.js';
+import { applyRequestLimits, slowClientServerOptions } from './limits.js';
+import { observeApiServer, type ServiceMetrics } from './metrics.js';
+import type { RegistryVerificationOptions } from './registry-verification.js';
+import { certificateRoutes } from './routes/certificates.js';
 import { imageConfigRoutes } from './routes/image-config.js';
+import { applySecurityHeaders } from './security-headers.js';
+import { applyTlsPolicy, httpsServerOptions } from './tls-policy.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -20,21 +28,26 @@ declare module 'fastify' {
   }
 }
 
-/** TLS 1.2 suites: ECDHE key exchange with AES-GCM only. TLS 1.3 suites are all AEAD. */
-export const tls12Ciphers = [
-  'ECDHE-ECDSA-AES128-GCM-SHA256',
-  'ECDHE-RSA-AES128-GCM-SHA256',
-  'ECDHE-ECDSA-AES256-GCM-SHA384',
-  'ECDHE-RSA-AES256-GCM-SHA384',
-].join(':');
+export { tls12Ciphers } from './tls-policy.js';
 
 export interface ApiServerOptions {
-  tls: Pick<SecureContextOptions, 'cert' | 'key' | 'ca'>;
+  tls: TlsMaterial;
+  /** Where `tls` came from: watched, and reloaded when a file changes. */
+  tlsFiles?: TlsFiles;
+  limits: LimitSettings;
+  /** Refuse a weak password instead of warning about it. */
+  requireStrongPassword?: boolean;
   store: ImageConfigStore;
+  /** Imported registry CA certificates. */
+  certificates: CertificateStore;
+  /** How registry credentials are verified before they are saved. */
+  verification: Omit<RegistryVerificationOptions, 'certificates'>;
   edgeHostIps: readonly string[];
   logger: Logger;
   /** The operation log; defaults to `logger`. */
   operations?: Logger;
+  /** Counts requests, store errors and refused TLS handshakes when given. */
+  metrics?: ServiceMetrics;
 }
 
 function parseJsonBody(body: Buffer): unknown {
@@ -59,15 +72,14 @@ export async function buildApiServer(options: ApiServerOptions) {
     loggerInstance: options.logger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: maxBodyBytes,
-    https: {
-      ...options.tls,
-      requestCert: true,
-      rejectUnauthorized: true,
-      minVersion: 'TLSv1.2',
-      ciphers: tls12Ciphers,
-      honorCipherOrder: true,
-    },
+    https: { ...httpsServerOptions(options.tls), ...slowClientServerOptions(options.limits) },
+    // A call arriving on a kept-alive connection during a stop is answered as usual, with
+    // `Connection: close`, rather than with a bare 503 outside the envelope.
+    return503OnClosing: false,
   });
+  await applySecurityHeaders(app);
+  await applyRequestLimits(app, options.limits);
+  applyTlsPolicy(app, options.tlsFiles);
 
   const allowedMethods = new Map<string, Set<string>>();
   app.addHook('onRoute', (route) => {
@@ -127,10 +139,17 @@ export async function buildApiServer(options: ApiServerOptions) {
     }
   });
 
+  if (options.metrics !== undefined) {
+    observeApiServer(app, options.metrics, options.store.kind);
+  }
+
   await app.register(imageConfigRoutes, {
     store: options.store,
     edgeHostIps: options.edgeHostIps,
+    requireStrongPassword: options.requireStrongPassword,
+    verification: { ...options.verification, certificates: options.certificates },
   });
+  await app.register(certificateRoutes, { certificates: options.certificates });
   return app;
 }
 

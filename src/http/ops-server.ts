@@ -1,14 +1,18 @@
-// The plain-HTTP operations listener: liveness and readiness for probes and load balancers.
+// The plain-HTTP operations listener: liveness, readiness and metrics for probes and scrapers.
 
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { ImageConfigStore } from '../store/store.js';
+import { metricsRoute, type ServiceMetrics } from './metrics.js';
+import { openApiRoute } from './openapi.js';
 
 export interface OpsServerOptions {
   store: ImageConfigStore;
   logger: Logger;
   /** True once the API listener accepts connections. */
   apiListening: () => boolean;
+  /** Served at `/metrics` when given. */
+  metrics?: ServiceMetrics;
 }
 
 export async function buildOpsServer(options: OpsServerOptions) {
@@ -30,6 +34,11 @@ export async function buildOpsServer(options: OpsServerOptions) {
     });
   });
 
+  if (options.metrics !== undefined) {
+    await app.register(metricsRoute, { metrics: options.metrics });
+  }
+
+  await app.register(openApiRoute);
   return app;
 }
 

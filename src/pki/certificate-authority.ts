@@ -11,6 +11,8 @@ const signingAlgorithm = { name: 'ECDSA', hash: 'SHA-256' } as const;
 export interface IssuedCertificate {
   certificatePem: string;
   privateKeyPem: string;
+  /** Hexadecimal, as a certificate revocation list names it. */
+  serialNumber: string;
 }
 
 export interface CertificateAuthority extends IssuedCertificate {
@@ -64,6 +66,7 @@ export async function createCertificateAuthority(
     keys,
     certificatePem: certificate.toString('pem'),
     privateKeyPem: await exportPrivateKey(keys.privateKey),
+    serialNumber: certificate.serialNumber,
   };
 }
 
@@ -106,5 +109,41 @@ export async function issueCertificate(
   return {
     certificatePem: certificate.toString('pem'),
     privateKeyPem: await exportPrivateKey(keys.privateKey),
+    serialNumber: certificate.serialNumber,
   };
+}
+
+export interface RevocationListOptions {
+  /** Serial numbers (hexadecimal) of the certificates to revoke. */
+  revoked: string[];
+  thisUpdate?: Date;
+  /** When verifiers stop trusting this list; a TLS server refuses every client after it. */
+  nextUpdate?: Date;
+}
+
+/**
+ * Issues a certificate revocation list (PEM) signed by `authority`.
+ *
+ * @example await issueRevocationList(ca, { revoked: [client.serialNumber] });
+ */
+export async function issueRevocationList(
+  authority: CertificateAuthority,
+  options: RevocationListOptions,
+): Promise<string> {
+  const thisUpdate = options.thisUpdate ?? new Date(Date.now() - day);
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: authority.certificate.subject,
+    signingKey: authority.keys.privateKey,
+    signingAlgorithm,
+    thisUpdate,
+    nextUpdate: options.nextUpdate ?? new Date(Date.now() + 30 * day),
+    entries: options.revoked.map((serialNumber) => ({
+      serialNumber,
+      revocationDate: thisUpdate,
+      reason: x509.X509CrlReason.keyCompromise,
+    })),
+    extensions: [await x509.AuthorityKeyIdentifierExtension.create(authority.certificate)],
+  });
+  // OpenSSL, and so Node's tls `crl` option, reads only the `X509 CRL` PEM label.
+  return x509.PemConverter.encode(crl.rawData, 'X509 CRL');
 }

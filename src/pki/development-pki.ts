@@ -1,6 +1,6 @@
 // The development PKI a first start creates when no certificates are configured.
 
-import { access, mkdir, readFile } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { secretFileMode, writeFileAtomically } from '../files/atomic-write.js';
@@ -76,14 +76,4 @@ export async function ensureDevelopmentPki(
   await writeFileAtomically(paths.clientCert, client.certificatePem, { mode: publicMode });
   await writeFileAtomically(paths.clientKey, client.privateKeyPem, { mode: secretFileMode });
   return { paths, created: true };
-}
-
-/** Reads the files a TLS server needs. */
-export async function readTlsFiles(files: { cert: string; key: string; clientCa: string }) {
-  const [cert, key, ca] = await Promise.all([
-    readFile(files.cert),
-    readFile(files.key),
-    readFile(files.clientCa),
-  ]);
-  return { cert, key, ca };
 }

@@ -30,6 +30,8 @@ export interface StoredConfiguration {
  */
 export interface ImageConfigStore {
   readonly kind: 'sqlite' | 'kubernetes';
+  /** Where the state lives, for the start-up log: a file path or a Secret's name. */
+  readonly location: string;
   /** Opens the store and repairs a derived effect that disagrees with the stored state. */
   open(): Promise<void>;
   save(change: ConfigurationChange): Promise<void>;

@@ -143,4 +143,31 @@ describe('validateImageConfig', () => {
     assert.equal(result.warnings.length, 1);
     assert.match(result.warnings[0]!, /registry:5000\/app/);
   });
+
+  it('warns about a weak password, or refuses it when strong passwords are required', () => {
+    const weak = { ...valid, account: 'imagerepo', password: [...Buffer.from('imagerepo')] };
+    const result = check({ ...weak, password: [...weak.password] });
+    assert.equal(result.warnings.length, 1);
+    assert.match(
+      result.warnings[0]!,
+      /^password: should mix at least 2 of .*differ from the account/,
+    );
+
+    const error = failure(() =>
+      validateImageConfig(decodeImageConfig({ ...weak, password: [...weak.password] }), new Set(), {
+        requireStrongPassword: true,
+      }),
+    );
+    assert.equal(error.status, StatusCode.ruleBroken);
+    assert.match(error.message, /^password: should mix at least 2 of/);
+
+    const strong = validateImageConfig(
+      decodeImageConfig({ ...valid, password: [...password] }),
+      new Set(),
+      {
+        requireStrongPassword: true,
+      },
+    );
+    assert.deepEqual(strong.warnings, []);
+  });
 });

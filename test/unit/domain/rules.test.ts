@@ -6,6 +6,7 @@ import {
   ipRule,
   limits,
   passwordRule,
+  passwordStrengthAdvice,
   portRule,
 } from '../../../src/domain/rules.js';
 
@@ -166,5 +167,45 @@ describe('passwordRule', () => {
   it('never shows the password in its message', () => {
     const message = passwordRule(bytes('Secret:Value1'))!;
     assert.doesNotMatch(message, /Secret|Value1/);
+  });
+});
+
+describe('passwordStrengthAdvice', () => {
+  const kinds = /should mix at least 2 of lowercase letters, uppercase letters, digits and special/;
+
+  it('is satisfied by two kinds of characters and a password unlike the account', () => {
+    for (const password of [
+      'Huawei12#$',
+      'abcdefgH',
+      'abcdefg1',
+      'abcdefg#',
+      '12345678#',
+      'ÄÖÜäöüßa',
+    ]) {
+      assert.equal(passwordStrengthAdvice(bytes(password), 'ImageRepository'), undefined, password);
+    }
+  });
+
+  it('advises mixing kinds when a password holds only one', () => {
+    for (const password of ['abcdefgh', 'ABCDEFGH', '12345678', '#$%&!?*+']) {
+      assert.match(passwordStrengthAdvice(bytes(password), 'account')!, kinds, password);
+    }
+  });
+
+  it('advises a password different from the account, byte for byte', () => {
+    assert.equal(
+      passwordStrengthAdvice(bytes('Robot_puller1'), 'Robot_puller1'),
+      'should differ from the account',
+    );
+    assert.equal(passwordStrengthAdvice(bytes('robot_puller1'), 'Robot_puller1'), undefined);
+    assert.equal(passwordStrengthAdvice(bytes('Robot_puller12'), 'Robot_puller1'), undefined);
+    const both = passwordStrengthAdvice(bytes('imagerepo'), 'imagerepo')!;
+    assert.match(both, kinds);
+    assert.match(both, /should differ from the account/);
+  });
+
+  it('never shows the password in its advice', () => {
+    const advice = passwordStrengthAdvice(bytes('secretvalue'), 'secretvalue')!;
+    assert.doesNotMatch(advice, /secretvalue/);
   });
 });

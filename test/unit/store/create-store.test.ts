@@ -90,7 +90,7 @@ describe('createStore', () => {
 
   it('builds the SQLite store on the embedded default', async () => {
     const settings = loadSettings({ MEF_DATA_DIR: directory, MEF_STORE: 'sqlite' });
-    const store = createStore(settings, logger);
+    const store = await createStore(settings, logger);
     assert.ok(store instanceof SqliteStore);
     assert.equal(store.kind, 'sqlite');
   });
@@ -101,7 +101,7 @@ describe('createStore', () => {
     const saved = process.env.KUBECONFIG;
     process.env.KUBECONFIG = kubeconfig;
     try {
-      const store = createStore(loadSettings({ KUBECONFIG: kubeconfig }), logger);
+      const store = await createStore(loadSettings({ KUBECONFIG: kubeconfig }), logger);
       assert.ok(store instanceof KubernetesStore);
       assert.equal(store.server, double.url);
       await store.open();
