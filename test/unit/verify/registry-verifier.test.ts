@@ -253,12 +253,12 @@ describe('verifyRegistry', () => {
       const registry = await start(startHttpsServer(registryCertificate, bearerRegistry(realm)));
       const started = Date.now();
 
-      const result = await verify(registry.port, password, { timeoutMs: 400 });
+      const result = await verify(registry.port, password, { timeoutMs: 2000 });
 
       assert.ok(!result.ok);
       assert.equal(result.step, 'timeout');
       assert.equal(result.host, `auth.test:${auth.port}`);
-      assert.ok(Date.now() - started < 1500, 'the verification ends soon after the bound');
+      assert.ok(Date.now() - started < 4000, 'the verification ends soon after the bound');
     });
   });
 
@@ -411,7 +411,7 @@ describe('verifyRegistry', () => {
       assert.equal(result.step, 'timeout');
       assert.equal(result.host, `registry.test:${silent.port}`);
       assert.match(result.message, /no answer within the verification's 300 ms/);
-      assert.ok(elapsed >= 250 && elapsed < 1000, `ended after ${elapsed} ms`);
+      assert.ok(elapsed >= 250 && elapsed < 2500, `ended after ${elapsed} ms`);
     });
   });
 
