@@ -18,7 +18,7 @@ function curlExample(pki: DevelopmentPkiPaths, port: number): string {
     domain: 'registry.example.com',
     port: 443,
     account: 'ImageRepository',
-    password: [...Buffer.from('Example12#$')],
+    password: [...Buffer.from('Huawei12#$')],
   });
   return [
     `curl --cacert ${relative(pki.caCert)} --cert ${relative(pki.clientCert)}`,
