@@ -2,6 +2,8 @@
 
 import { readFile } from 'node:fs/promises';
 import https from 'node:https';
+import tls from 'node:tls';
+import type { ClientRequest } from 'node:http';
 import { StatusCode } from '../domain/status.js';
 
 /** Where the client's certificate, key and trusted CA are read from. */
@@ -72,6 +74,19 @@ async function readTlsFile(role: string, option: string, file: string): Promise<
         'to create the development PKI in its data directory',
     );
   }
+}
+
+/** The client certificate, key and CA were read, but TLS cannot be set up with them. */
+function unusableTlsFiles(files: ClientTlsFiles, error: unknown): ServiceUnreachableError {
+  const reason = (error as Error).message || errorCode(error);
+  const message =
+    errorCode(error) === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH'
+      ? `the client key ${files.key} does not belong to the client certificate ` +
+        `${files.cert} (${reason}); check --key and --cert`
+      : `cannot set up TLS with the client key ${files.key}, the client certificate ` +
+        `${files.cert} and the CA certificate ${files.cacert} (${reason}); ` +
+        'check --key, --cert and --cacert';
+  return new ServiceUnreachableError(message, { cause: error });
 }
 
 function errorCode(error: unknown): string {
@@ -151,6 +166,13 @@ export class ApiClient {
         readTlsFile('client key', '--key', key),
         readTlsFile('CA certificate', '--cacert', cacert),
       ]);
+      try {
+        // Built once here so that a key that does not fit the certificate is reported before
+        // the operator is asked for anything, not from inside the request.
+        tls.createSecureContext({ cert: certificate, key: privateKey, ca });
+      } catch (error) {
+        throw unusableTlsFiles(this.options.tls, error);
+      }
       return new https.Agent({ cert: certificate, key: privateKey, ca, keepAlive: false });
     })();
     return this.agent;
@@ -167,11 +189,12 @@ export class ApiClient {
 
     return new Promise((resolve, reject) => {
       let settled = false;
+      let request: ClientRequest | undefined;
       const fail = (error: Error) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        request.destroy();
+        request?.destroy();
         reject(error);
       };
       const timer = setTimeout(() => {
@@ -187,32 +210,38 @@ export class ApiClient {
         headers['content-type'] = 'application/json';
         headers['content-length'] = body.length;
       }
-      const request = https.request(url, { method, agent, headers }, (response) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        response.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > maxAnswerBytes) {
-            fail(new UnexpectedAnswerError(response.statusCode ?? 0, 'the answer is too large'));
-            return;
-          }
-          chunks.push(chunk);
+      try {
+        request = https.request(url, { method, agent, headers }, (response) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          response.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > maxAnswerBytes) {
+              fail(new UnexpectedAnswerError(response.statusCode ?? 0, 'the answer is too large'));
+              return;
+            }
+            chunks.push(chunk);
+          });
+          response.on('end', () => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            const httpStatus = response.statusCode ?? 0;
+            try {
+              resolve({ httpStatus, envelope: parseEnvelope(httpStatus, Buffer.concat(chunks)) });
+            } catch (error) {
+              reject(error as Error);
+            }
+          });
+          response.on('error', (error) =>
+            fail(new ServiceUnreachableError(describeFailure(server, error), { cause: error })),
+          );
         });
-        response.on('end', () => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          const httpStatus = response.statusCode ?? 0;
-          try {
-            resolve({ httpStatus, envelope: parseEnvelope(httpStatus, Buffer.concat(chunks)) });
-          } catch (error) {
-            reject(error as Error);
-          }
-        });
-        response.on('error', (error) =>
-          fail(new ServiceUnreachableError(describeFailure(server, error), { cause: error })),
-        );
-      });
+      } catch (error) {
+        // https.request builds the TLS context at once and throws when it cannot.
+        fail(unusableTlsFiles(this.options.tls, error));
+        return;
+      }
       request.on('error', (error) =>
         fail(new ServiceUnreachableError(describeFailure(server, error), { cause: error })),
       );

@@ -36,6 +36,20 @@ export function isDottedQuad(value: string): boolean {
   return dottedQuad.test(value);
 }
 
+const inetAtonPart = /^(0x[0-9a-f]*|[0-9]+)$/i;
+
+/**
+ * True when the C library's inet_aton would read `value` as an IPv4 address: 1 to 4
+ * dot-separated parts, each decimal, octal (leading 0) or hex (0x). A resolver hands such a
+ * name to the network as that address, never to DNS, so `0x7f.1` reaches 127.0.0.1.
+ *
+ * @example isInetAtonAddress('0x7f.1') // true
+ */
+export function isInetAtonAddress(value: string): boolean {
+  const parts = value.split('.');
+  return parts.length <= 4 && parts.every((part) => inetAtonPart.test(part));
+}
+
 /**
  * Checks a registry domain name.
  *
@@ -58,6 +72,7 @@ export function domainRule(domain: string): string | undefined {
   }
   if (ipv4Shape.test(domain)) return 'must not be an IPv4 address; put addresses in ip';
   if (/^[0-9.]+$/.test(domain)) return 'must not consist of digits only';
+  if (isInetAtonAddress(domain)) return 'must not be an IPv4 address; put addresses in ip';
 
   const labels = domain.split('.');
   if (labels.some((label) => label === '')) return 'must not hold an empty label ("..")';

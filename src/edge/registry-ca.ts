@@ -5,7 +5,7 @@ import { lstat, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { checkCaCertificate, type CaCertificateDetails } from '../domain/ca-certificate.js';
 import { defaultRegistryPort } from '../domain/registry-credentials.js';
-import { domainRule, isDottedQuad, portRule } from '../domain/rules.js';
+import { domainRule, ipRule, isDottedQuad, isInetAtonAddress, portRule } from '../domain/rules.js';
 import { FileTransaction } from '../files/file-transaction.js';
 import { EdgeError, ExitCode, invalidInput } from './edge-error.js';
 import { withFileLock } from './file-lock.js';
@@ -63,14 +63,26 @@ export function parseRegistryAddress(value: string): RegistryAddress {
   if (separator < 0) throw refuse('must carry a port, as host:port (443 for the HTTPS default)');
   const host = value.slice(0, separator);
   const portText = value.slice(separator + 1);
+  // The port names a directory, so `05000` would be a second, unused one for port 5000.
+  if (/^0\d/.test(portText)) throw refuse('port must be written without leading zeros');
   const port = /^\d{1,5}$/.test(portText) ? Number(portText) : Number.NaN;
   const portProblem = portRule(port);
   if (portProblem !== undefined) throw refuse(`port ${portProblem}`);
-  if (!isDottedQuad(host)) {
-    const hostProblem = domainRule(host);
-    if (hostProblem !== undefined) throw refuse(`host ${hostProblem}`);
-  }
+  const hostProblem = registryHostRule(host);
+  if (hostProblem !== undefined) throw refuse(`host ${hostProblem}`);
   return { host, port, address: `${host}:${port}` };
+}
+
+/**
+ * Applies the API's ip rule to an IPv4 host and its domain rule to a name. A name the C library
+ * reads as an address (`010.1.1.1`, `0x7f.1`) is refused in terms of this one option.
+ */
+function registryHostRule(host: string): string | undefined {
+  if (isDottedQuad(host)) return ipRule(host, new Set());
+  if (isInetAtonAddress(host)) {
+    return 'is read as an IPv4 address; write it as a dotted quad without leading zeros';
+  }
+  return domainRule(host);
 }
 
 /**

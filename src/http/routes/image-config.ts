@@ -88,10 +88,9 @@ export async function imageConfigRoutes(
           verified: verification.verified,
         });
         const warnings = [...valid.warnings, ...verification.warnings];
-        // The operation log keeps what the caller was warned about, a weak password among it.
-        request.outcome = [`${fields.account}@${credentials.address} success`, ...warnings].join(
-          '; ',
-        );
+        // The operation log keeps what the caller was warned about, a weak password among it,
+        // but never the account: a password equal to it is exactly what that warning is about.
+        request.outcome = [`${credentials.address} success`, ...warnings].join('; ');
         return reply.send(success('success', { warnings }));
       } finally {
         password?.fill(0);

@@ -257,6 +257,26 @@ describe('mefctl', () => {
       assert.match(run.stderr, /cannot read the client key .*missing\.key \(ENOENT\).*--key/);
     });
 
+    const keysThatDoNotFit = [
+      { name: 'another key', pem: () => otherAuthority.privateKeyPem, file: 'other.key' },
+      { name: 'a CA certificate', pem: () => otherAuthority.certificatePem, file: 'ca-as.key' },
+    ];
+    for (const { name, pem, file } of keysThatDoNotFit) {
+      it(`exits 3 at once, naming the files, when --key is ${name}`, async () => {
+        const key = path.join(scratch, file);
+        await writeFile(key, pem());
+        const started = Date.now();
+        const run = await mefctl(['--timeout', '25', '--key', key, 'image', 'show']);
+
+        assert.equal(run.code, exitCodes.unreachable, run.stderr);
+        assert.ok(Date.now() - started < 15_000, 'mefctl waited for --timeout');
+        assert.ok(run.stderr.includes(key), run.stderr);
+        assert.ok(run.stderr.includes(path.join(test.dataDir, 'pki', 'client.crt')), run.stderr);
+        assert.match(run.stderr, /check --key/);
+        assert.doesNotMatch(run.stderr, /ReferenceError|no answer from/);
+      });
+    }
+
     it('exits 3 when the service refuses the client certificate', async () => {
       const client = await issueCertificate(otherAuthority, {
         commonName: 'stranger',

@@ -57,6 +57,26 @@ describe('domainRule', () => {
     assert.match(domainRule('1.2.3')!, /digits only/);
   });
 
+  it('refuses names that inet_aton reads as an IPv4 address, in hex or octal', () => {
+    for (const name of [
+      '0x7f000001',
+      '0x7f.1',
+      '0X7F.0x0.0x0.0x1',
+      '0177.0.0.1',
+      '0x7f.0.1',
+      '0xa.0xb.0xc.0xd',
+      '0x.1',
+    ]) {
+      assert.equal(domainRule(name), 'must not be an IPv4 address; put addresses in ip', name);
+    }
+  });
+
+  it('takes hex-looking names that inet_aton would not read as an address', () => {
+    for (const name of ['0x7f.example.com', 'deadbeef', '0x1.0x2.0x3.0x4.0x5', '0xgg.1']) {
+      assert.equal(domainRule(name), undefined, name);
+    }
+  });
+
   it('refuses localhost and its equivalents, case-insensitively', () => {
     for (const name of [
       'localhost',

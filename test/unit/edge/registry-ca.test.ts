@@ -114,6 +114,18 @@ describe('parseRegistryAddress', () => {
       ['reg.example.com:http', /port must be an integer/],
       ['reg_1.example.com:5000', /host may hold only letters/],
       ['localhost:5000', /host must not name this host/],
+      ['reg.example.com:05000', /port must be written without leading zeros/],
+      ['reg.example.com:00443', /port must be written without leading zeros/],
+      ['reg.example.com:65536', /port must be an integer from 1 to 65535/],
+      ['reg.example.com:123456', /port must be an integer from 1 to 65535/],
+      ['127.0.0.1:5000', /host must not be a loopback address/],
+      ['0.0.0.0:5000', /host must not be in 0\.0\.0\.0\/8/],
+      ['224.0.0.1:5000', /host must not be a multicast address/],
+      ['169.254.1.1:5000', /host must not be link-local/],
+      ['255.255.255.255:5000', /host must not be the broadcast address/],
+      ['010.1.1.1:5000', /host is read as an IPv4 address; write it as a dotted quad/],
+      ['0x7f.1:5000', /host is read as an IPv4 address/],
+      ['2130706433:5000', /host is read as an IPv4 address/],
     ];
     for (const [value, message] of cases) {
       assert.throws(
@@ -124,7 +136,17 @@ describe('parseRegistryAddress', () => {
           message.test(error.message),
         value,
       );
+      assert.throws(
+        () => parseRegistryAddress(value),
+        (error: Error) => !error.message.includes('put addresses in ip'),
+        value,
+      );
     }
+  });
+
+  it('takes the ends of the port range', () => {
+    assert.equal(parseRegistryAddress('reg.example.com:1').port, 1);
+    assert.equal(parseRegistryAddress('reg.example.com:65535').port, 65535);
   });
 });
 

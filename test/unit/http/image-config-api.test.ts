@@ -4,6 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { StatusCode } from '../../../src/domain/status.js';
 import { createLogger } from '../../../src/logging.js';
+import { operationLogFiles } from '../../../src/operation-log.js';
 import {
   createCertificateAuthority,
   issueCertificate,
@@ -218,6 +219,36 @@ describe('POST /edgemanager/v1/image/config over mutual TLS', () => {
       assert.equal(text.includes([...Buffer.from(secret)].join(',')), false);
     }
     assert.match(logs, /CN=mef-admin@127\.0\.0\.1 configure image registry/);
+  });
+
+  it('keeps a password equal to the account out of the logs and the operation log', async () => {
+    const secret = 'Robot12345';
+    const response = await test.call(
+      'POST',
+      route,
+      body({ account: secret, password: [...Buffer.from(secret)], ip: undefined }),
+    );
+    assert.equal(response.statusCode, 200);
+    const warnings = (response.json?.warnings ?? []) as string[];
+    assert.ok(warnings.some((warning) => /should differ from the account/.test(warning)));
+
+    const line = /configure image registry registry\.example\.com:443 success; password:/;
+    const operationsFile = path.join(
+      test.dataDir,
+      operationLogFiles.directory,
+      operationLogFiles.file,
+    );
+    let operations = '';
+    // The operation log is written through a stream; wait until this call's line is there.
+    for (let attempt = 0; attempt < 50 && !line.test(operations); attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      operations = await readFile(operationsFile, 'utf8').catch(() => '');
+    }
+    assert.match(operations, line);
+    assert.match(test.logs.join(''), line);
+    for (const text of [...test.logs, operations]) {
+      assert.equal(text.includes(secret), false, text);
+    }
   });
 });
 
