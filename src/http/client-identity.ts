@@ -1,6 +1,7 @@
 // Who is calling: the subject of the verified client certificate, and the client's address.
 
 import type { FastifyRequest } from 'fastify';
+import type { Server as NetServer, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 
 // The peer certificate is fixed once the handshake is done, and decoding it costs more than
@@ -23,7 +24,39 @@ export function clientIdentity(request: FastifyRequest): string {
   return identity;
 }
 
+// A destroyed socket no longer knows its peer, and an answer that closes the connection, or a
+// refused handshake, is logged after that: each connection's address is kept from its start.
+const addresses = new WeakMap<Socket, string>();
+
+/**
+ * Remembers the address of each connection `server` accepts, for {@link socketAddress}. Call it
+ * before the server listens.
+ *
+ * @example rememberClientAddresses(app.server);
+ */
+export function rememberClientAddresses(server: NetServer): void {
+  server.on('connection', (socket: Socket) => {
+    if (socket.remoteAddress !== undefined) addresses.set(socket, socket.remoteAddress);
+  });
+}
+
+/**
+ * The client's IP address on `socket`, a TCP socket or the TLS socket over it, without the
+ * IPv4-mapped IPv6 prefix; `unknown` when the connection was gone before it was remembered.
+ */
+export function socketAddress(socket: Socket): string {
+  // A server-side TLS socket wraps the TCP socket the server accepted; Node keeps it in
+  // `_parent`, which is the only way back to the connection the address was remembered for.
+  const tcpSocket = (socket as Socket & { _parent?: Socket })._parent;
+  const address =
+    addresses.get(socket) ??
+    (tcpSocket === undefined ? undefined : addresses.get(tcpSocket)) ??
+    socket.remoteAddress ??
+    'unknown';
+  return address.replace(/^::ffff:/, '');
+}
+
 /** The client's IP address, without the IPv4-mapped IPv6 prefix. */
 export function clientAddress(request: FastifyRequest): string {
-  return (request.ip ?? 'unknown').replace(/^::ffff:/, '');
+  return socketAddress(request.raw.socket);
 }

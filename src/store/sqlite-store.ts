@@ -2,7 +2,7 @@
 // effect is a standard Docker config file derived from it.
 
 import Database from 'better-sqlite3';
-import { mkdir, open as openFile, readFile, unlink } from 'node:fs/promises';
+import { mkdir, open as openFile, readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { registryAddress, type ImageConfigFields } from '../domain/image-config.js';
@@ -34,6 +34,13 @@ export interface StoreFaults {
   beforeCommit?: () => void | Promise<void>;
   /** After the database commit, before the Docker config is renamed into place. */
   afterCommit?: () => void | Promise<void>;
+}
+
+/** A save waiting for the next write, and how to tell its caller the outcome. */
+interface QueuedSave {
+  change: ConfigurationChange;
+  resolve: () => void;
+  reject: (error: unknown) => void;
 }
 
 export interface SqliteStoreOptions {
@@ -95,6 +102,11 @@ function associatedData(row: Pick<ConfigRow, 'registry_address' | 'account'>): s
   return `${row.registry_address}\n${row.account}`;
 }
 
+/** The sealed password a row holds. */
+function sealedPassword(row: ConfigRow): SealedPassword {
+  return { iv: row.password_iv, ciphertext: row.password_ciphertext, tag: row.password_tag };
+}
+
 /** A short, safe reason for a client: the system error code, never a free-form message. */
 function errorCode(error: unknown): string {
   return (error as NodeJS.ErrnoException).code ?? 'unexpected error';
@@ -108,37 +120,72 @@ export class SqliteStore implements ImageConfigStore {
   readonly kind = 'sqlite';
   readonly databasePath: string;
   readonly dockerConfigPath: string;
+  readonly location: string;
   private readonly keyPath: string;
   private database?: Database.Database;
   private cipher?: PasswordCipher;
-  private pending: Promise<unknown> = Promise.resolve();
+  private readonly statements = new Map<string, Database.Statement>();
+  /** Saves waiting for the write in progress to finish; the next write takes them all. */
+  private queued: QueuedSave[] = [];
+  private writing = false;
+  private pending: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: SqliteStoreOptions) {
     this.databasePath = path.join(options.dataDir, dataFiles.database);
     this.dockerConfigPath = path.join(options.dataDir, dataFiles.dockerConfig);
     this.keyPath = path.join(options.dataDir, dataFiles.key);
+    this.location = this.databasePath;
   }
 
   async open(): Promise<void> {
     await mkdir(this.options.dataDir, { recursive: true, mode: 0o700 });
+    await this.removeStagedDockerConfigs();
     // Create the database file with mode 0600 first: SQLite gives its journal the same mode.
     await (await openFile(this.databasePath, 'a', secretFileMode)).close();
 
-    const database = new Database(this.databasePath);
-    database.pragma('journal_mode = WAL');
-    // FULL makes every commit durable before it returns, not just consistent.
-    database.pragma('synchronous = FULL');
-    database.exec(schema);
+    const database = this.openDatabase();
+    this.statements.clear();
     this.database = database;
-    this.cipher = await PasswordCipher.fromKeyFile(this.keyPath);
-    await this.repairDockerConfig();
+    try {
+      this.cipher = await this.openCipher();
+      await this.repairDockerConfig();
+    } catch (error) {
+      database.close();
+      this.database = undefined;
+      this.cipher = undefined;
+      throw error;
+    }
   }
 
+  /**
+   * Saves run one write at a time so the database and the file always move together. Saves
+   * that arrive while a write is in progress share the next one (group commit): every history
+   * row is recorded, the last configuration is written once, and each save resolves only when
+   * that write is durable, or rejects with the others when it fails.
+   */
   save(change: ConfigurationChange): Promise<void> {
-    // Saves run one at a time so the database and the file always move together.
-    const run = this.pending.then(() => this.write(change));
-    this.pending = run.catch(() => undefined);
-    return run;
+    return new Promise((resolve, reject) => {
+      this.queued.push({ change, resolve, reject });
+      if (!this.writing) this.pending = this.writeQueued();
+    });
+  }
+
+  private async writeQueued(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.queued.length > 0) {
+        const batch = this.queued;
+        this.queued = [];
+        try {
+          await this.write(batch.map((queued) => queued.change));
+          for (const queued of batch) queued.resolve();
+        } catch (error) {
+          for (const queued of batch) queued.reject(error);
+        }
+      }
+    } finally {
+      this.writing = false;
+    }
   }
 
   async read(): Promise<StoredConfiguration | null> {
@@ -184,9 +231,10 @@ export class SqliteStore implements ImageConfigStore {
     this.database?.close();
   }
 
-  private async write(change: ConfigurationChange): Promise<void> {
+  /** Applies `changes` in order as one commit and one file replacement: the last one wins. */
+  private async write(changes: ConfigurationChange[]): Promise<void> {
     const previous = this.selectRow();
-    const content = change.credentials.toDockerConfigJson();
+    const content = changes[changes.length - 1]!.credentials.toDockerConfigJson();
     let staged: string;
     try {
       staged = await stageFile(this.dockerConfigPath, content, { mode: secretFileMode });
@@ -198,10 +246,10 @@ export class SqliteStore implements ImageConfigStore {
       content.fill(0);
     }
 
-    let historyId: number | bigint;
+    let historyIds: (number | bigint)[];
     try {
       await this.options.faults?.beforeCommit?.();
-      historyId = this.commit(change);
+      historyIds = this.commit(changes);
     } catch (error) {
       await unlink(staged).catch(() => undefined);
       throw new StoreError(`cannot save to the database (${errorCode(error)})`, { cause: error });
@@ -212,15 +260,19 @@ export class SqliteStore implements ImageConfigStore {
       await commitStagedFile(staged, this.dockerConfigPath);
     } catch (error) {
       await unlink(staged).catch(() => undefined);
-      await this.undo(previous, historyId);
+      await this.undo(previous, historyIds);
       throw new StoreError(`cannot replace ${dataFiles.dockerConfig} (${errorCode(error)})`, {
         cause: error,
       });
     }
   }
 
-  /** Writes the new row and its history entry in one transaction; returns the entry's id. */
-  private commit(change: ConfigurationChange): number | bigint {
+  /**
+   * Writes the last change's row and every change's history entry in one transaction; returns
+   * the entries' ids.
+   */
+  private commit(changes: ConfigurationChange[]): (number | bigint)[] {
+    const change = changes[changes.length - 1]!;
     const { fields, credentials } = change;
     const row = {
       domain: fields.domain ?? null,
@@ -234,26 +286,37 @@ export class SqliteStore implements ImageConfigStore {
     };
     const sealed = this.requireCipher().seal(credentials.password, associatedData(row));
     const database = this.db();
+    const insertHistory = this.statement(
+      `INSERT INTO history (changed_at, client_identity, client_ip, registry_address, account)
+       VALUES (?, ?, ?, ?, ?)`,
+    );
     return database.transaction(() => {
       this.upsertRow({ ...row, ...sealedColumns(sealed) });
-      return database
-        .prepare(
-          `INSERT INTO history (changed_at, client_identity, client_ip, registry_address, account)
-           VALUES (?, ?, ?, ?, ?)`,
-        )
-        .run(row.updated_at, change.updatedBy, change.clientIp, row.registry_address, row.account)
-        .lastInsertRowid;
+      return changes.map(
+        (each) =>
+          insertHistory.run(
+            each.updatedAt.toISOString(),
+            each.updatedBy,
+            each.clientIp,
+            registryAddress(each.fields),
+            each.fields.account,
+          ).lastInsertRowid,
+      );
     })();
   }
 
   /** Puts the previous row back after a failed file replacement, then re-derives the file. */
-  private async undo(previous: ConfigRow | undefined, historyId: number | bigint): Promise<void> {
+  private async undo(
+    previous: ConfigRow | undefined,
+    historyIds: (number | bigint)[],
+  ): Promise<void> {
     const database = this.db();
     try {
       database.transaction(() => {
         if (previous === undefined) database.prepare('DELETE FROM image_config').run();
         else this.upsertRow(previous);
-        database.prepare('DELETE FROM history WHERE id = ?').run(historyId);
+        const deleteHistory = this.statement('DELETE FROM history WHERE id = ?');
+        for (const id of historyIds) deleteHistory.run(id);
       })();
       await this.repairDockerConfig();
     } catch (error) {
@@ -263,6 +326,83 @@ export class SqliteStore implements ImageConfigStore {
         'could not undo a failed save; the file is repaired from the database at next start',
       );
     }
+  }
+
+  /**
+   * A crash between staging and renaming leaves the staged Docker config behind, possibly with
+   * the password of a call that was never acknowledged; no write is in progress at open.
+   */
+  private async removeStagedDockerConfigs(): Promise<void> {
+    // stageFile names them `.dockerconfig.json.<hex>.tmp`.
+    const escapedName = dataFiles.dockerConfig.replace(/\./g, '\\.');
+    const staged = new RegExp(`^\\.${escapedName}\\.[0-9a-f]+\\.tmp$`);
+    const names = (await readdir(this.options.dataDir)).filter((name) => staged.test(name));
+    for (const name of names) {
+      await unlink(path.join(this.options.dataDir, name)).catch((error: unknown) => {
+        if (errorCode(error) !== 'ENOENT') throw error;
+      });
+    }
+    if (names.length === 0) return;
+    this.options.logger.warn(
+      { event: 'store.staged_removed', directory: this.options.dataDir, files: names.length },
+      `removed ${names.length} staged ${dataFiles.dockerConfig} left by an interrupted save`,
+    );
+  }
+
+  /** Opens `mef.db`; an error names the file, so that a wrong or damaged file is found. */
+  private openDatabase(): Database.Database {
+    let database: Database.Database | undefined;
+    try {
+      database = new Database(this.databasePath);
+      database.pragma('journal_mode = WAL');
+      // FULL makes every commit durable before it returns, not just consistent.
+      database.pragma('synchronous = FULL');
+      database.exec(schema);
+      return database;
+    } catch (error) {
+      database?.close();
+      const code = errorCode(error);
+      const problem =
+        code === 'SQLITE_NOTADB' ? 'is not an SQLite database' : 'cannot be opened as a database';
+      throw new StoreError(
+        `${this.databasePath} ${problem} (${code}); restore ${dataFiles.database} from the ` +
+          'backup of the data directory, or move it away to start with no configuration',
+        { cause: error },
+      );
+    }
+  }
+
+  /**
+   * The key of the stored password. A new key is made only while no password is stored: a new
+   * key cannot open the stored one, and the file derived from it would be lost at the repair.
+   */
+  private async openCipher(): Promise<PasswordCipher> {
+    const row = this.selectRow();
+    const directory = this.options.dataDir;
+    let cipher: PasswordCipher;
+    try {
+      cipher = await PasswordCipher.fromKeyFile(this.keyPath, { create: row === undefined });
+    } catch (error) {
+      if (row === undefined || errorCode(error) !== 'ENOENT') throw error;
+      throw new StoreError(
+        `${dataFiles.key} is missing but ${dataFiles.database} holds an encrypted password; ` +
+          `restore ${dataFiles.key} from the backup of the data directory ${directory}`,
+        { cause: error },
+      );
+    }
+    if (row === undefined) return cipher;
+
+    try {
+      cipher.open(sealedPassword(row), associatedData(row)).fill(0);
+    } catch (error) {
+      throw new StoreError(
+        `${dataFiles.key} does not decrypt the password stored in ${dataFiles.database} ` +
+          `(data directory ${directory}); restore the ${dataFiles.key} backed up with this ` +
+          dataFiles.database,
+        { cause: error },
+      );
+    }
+    return cipher;
   }
 
   /** Rewrites `dockerconfig.json` from the database when the two disagree. */
@@ -285,10 +425,7 @@ export class SqliteStore implements ImageConfigStore {
   private renderDockerConfig(): Buffer {
     const row = this.selectRow();
     if (row === undefined) return emptyDockerConfigJson();
-    const password = this.requireCipher().open(
-      { iv: row.password_iv, ciphertext: row.password_ciphertext, tag: row.password_tag },
-      associatedData(row),
-    );
+    const password = this.requireCipher().open(sealedPassword(row), associatedData(row));
     const host = row.domain ?? row.ip!;
     const credentials = new RegistryCredentials(host, row.port, row.account, password);
     try {
@@ -299,19 +436,26 @@ export class SqliteStore implements ImageConfigStore {
   }
 
   private selectRow(): ConfigRow | undefined {
-    return this.db().prepare('SELECT * FROM image_config WHERE id = 1').get() as
-      ConfigRow | undefined;
+    return this.statement('SELECT * FROM image_config WHERE id = 1').get() as ConfigRow | undefined;
   }
 
   private upsertRow(row: Omit<ConfigRow, never>): void {
-    this.db()
-      .prepare(
-        `INSERT OR REPLACE INTO image_config (id, domain, ip, port, account, registry_address,
-           password_iv, password_ciphertext, password_tag, updated_at, updated_by, verified)
-         VALUES (1, @domain, @ip, @port, @account, @registry_address,
-           @password_iv, @password_ciphertext, @password_tag, @updated_at, @updated_by, @verified)`,
-      )
-      .run(row);
+    this.statement(
+      `INSERT OR REPLACE INTO image_config (id, domain, ip, port, account, registry_address,
+         password_iv, password_ciphertext, password_tag, updated_at, updated_by, verified)
+       VALUES (1, @domain, @ip, @port, @account, @registry_address,
+         @password_iv, @password_ciphertext, @password_tag, @updated_at, @updated_by, @verified)`,
+    ).run(row);
+  }
+
+  /** Compiles `sql` once per open database, so that no request pays for it again. */
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db().prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
   }
 
   private db(): Database.Database {
