@@ -90,7 +90,11 @@ function rateLimitedMessage(limits: LimitSettings, retryAfterSeconds: number): s
 }
 
 /** Every request, on every route and on unknown paths alike, takes a token of its client. */
-async function limitRequestRate(app: HttpsApp, limits: LimitSettings): Promise<void> {
+async function limitRequestRate(
+  app: HttpsApp,
+  limits: LimitSettings,
+  onRefusal: RefusalListener,
+): Promise<void> {
   if (limits.ratePerSecond === undefined) return;
   const buckets = new TokenBuckets(limits.ratePerSecond, limits.burst);
   await app.register(rateLimit, {
@@ -108,6 +112,7 @@ async function limitRequestRate(app: HttpsApp, limits: LimitSettings): Promise<v
       'x-ratelimit-remaining': false,
       'x-ratelimit-reset': false,
     },
+    onExceeded: () => onRefusal('requests'),
     errorResponseBuilder: (_request, context) =>
       new ApiError(
         StatusCode.rateLimited,
@@ -117,6 +122,9 @@ async function limitRequestRate(app: HttpsApp, limits: LimitSettings): Promise<v
   });
   app.addHook('onRequest', app.rateLimit());
 }
+
+/** Told of every refusal, so that metrics can count them. */
+export type RefusalListener = (limit: 'requests' | 'connections') => void;
 
 /** The TCP connections of the listener, by client, for the cap and for the end of a stop. */
 class ConnectionCount {
@@ -143,12 +151,17 @@ class ConnectionCount {
  * Caps the connections of each client. They are counted as TCP connections, before the TLS
  * handshake, so a client stalling in the handshake holds its slots too.
  */
-function capConnections(app: HttpsApp, limits: LimitSettings): ConnectionCount {
+function capConnections(
+  app: HttpsApp,
+  limits: LimitSettings,
+  onRefusal: RefusalListener,
+): ConnectionCount {
   const connections = new ConnectionCount();
   app.server.on('connection', (socket: Socket) => {
     const client = normalizeIP(socket.remoteAddress ?? 'unknown');
     if (connections.admit(client, socket, limits.maxConnectionsPerIp)) return;
     socket.destroy();
+    onRefusal('connections');
     app.log.warn(
       { event: 'connection.refused', clientIp: client, limit: limits.maxConnectionsPerIp },
       `refused a connection from ${client}: it already holds ${limits.maxConnectionsPerIp}`,
@@ -223,9 +236,13 @@ function drainOnClose(app: HttpsApp, connections: ConnectionCount, graceMs: numb
  *
  * @example await applyRequestLimits(app, settings.limits);
  */
-export async function applyRequestLimits(app: HttpsApp, limits: LimitSettings): Promise<void> {
-  await limitRequestRate(app, limits);
-  const connections = capConnections(app, limits);
+export async function applyRequestLimits(
+  app: HttpsApp,
+  limits: LimitSettings,
+  onRefusal: RefusalListener = () => undefined,
+): Promise<void> {
+  await limitRequestRate(app, limits, onRefusal);
+  const connections = capConnections(app, limits, onRefusal);
   limitSlowClients(app, limits);
   drainOnClose(app, connections, limits.shutdownTimeoutMs);
 }

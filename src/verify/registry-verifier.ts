@@ -9,7 +9,7 @@
 
 import { X509Certificate } from 'node:crypto';
 import https from 'node:https';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import type { RegistryCredentials } from '../domain/registry-credentials.js';
 import { type HostResolver, toLookupFunction } from './host-resolver.js';
 import { type HttpsAnswer, httpsGet, type RequestContext } from './https-get.js';
@@ -61,6 +61,22 @@ function trustedCertificates(extraCaPem: string | undefined): string[] | undefin
   const blocks = extraCaPem.match(pemCertificate) ?? [];
   if (blocks.length === 0 || !blocks.every(isCertificate)) return undefined;
   return [...rootCertificates, ...blocks];
+}
+
+/**
+ * Building a TLS context from the whole system store costs tens of milliseconds of CPU, so the
+ * context for the current extra CA is kept and rebuilt only when that CA changes.
+ */
+let cachedTrust: { extraCaPem: string | undefined; context: SecureContext } | undefined;
+
+function trustContext(extraCaPem: string | undefined): SecureContext | undefined {
+  if (cachedTrust !== undefined && cachedTrust.extraCaPem === extraCaPem) {
+    return cachedTrust.context;
+  }
+  const ca = trustedCertificates(extraCaPem);
+  if (ca === undefined) return undefined;
+  cachedTrust = { extraCaPem, context: createSecureContext({ ca }) };
+  return cachedTrust.context;
 }
 
 function registryPingUrl(credentials: RegistryCredentials): URL {
@@ -269,8 +285,8 @@ export async function verifyRegistry(
     throw new RangeError('timeoutMs: must be a positive number of milliseconds');
   }
   const registry = registryPingUrl(credentials);
-  const ca = trustedCertificates(options.extraCaPem);
-  if (ca === undefined) {
+  const secureContext = trustContext(options.extraCaPem);
+  if (secureContext === undefined) {
     return {
       ok: false,
       step: 'tls',
@@ -279,7 +295,7 @@ export async function verifyRegistry(
     };
   }
 
-  const agent = new https.Agent({ ca, keepAlive: false });
+  const agent = new https.Agent({ secureContext, keepAlive: false });
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), timeoutMs);
   const context: RequestContext = { agent, signal: deadline.signal, timeoutMs };

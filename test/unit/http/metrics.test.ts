@@ -207,3 +207,24 @@ describe('ServiceMetrics', () => {
     assert.equal(value(text, metricNames.rateLimitRefusals, { limit: 'connections' }), 2);
   });
 });
+
+describe('rate-limit refusals', () => {
+  it('counts requests refused with 429', async () => {
+    const test = await startTestService({
+      env: { MEF_RATE_LIMIT: '1', MEF_RATE_BURST: '1' },
+    });
+    try {
+      const statuses: number[] = [];
+      for (let index = 0; index < 3; index += 1) {
+        statuses.push((await test.call('GET', '/edgemanager/v1/image/config')).statusCode);
+      }
+      assert.ok(statuses.includes(429), `no 429 among ${statuses.join(', ')}`);
+      const refused = value(await scrape(test), 'mef_rate_limit_refusals_total', {
+        limit: 'requests',
+      });
+      assert.equal(refused, statuses.filter((status) => status === 429).length);
+    } finally {
+      await test.stop();
+    }
+  });
+});
