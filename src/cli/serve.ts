@@ -27,18 +27,24 @@ function curlExample(pki: DevelopmentPkiPaths, port: number): string {
   ].join(' \\\n  ');
 }
 
+/** A settings error exits 2, as a usage error; anything else is rethrown. */
+function exitOnBadSetting(error: unknown): never {
+  if (!(error instanceof SettingsError)) throw error;
+  console.error(`mef-image-config: bad setting ${error.message}`);
+  process.exit(2);
+}
+
 async function main(): Promise<void> {
   let settings;
   try {
     settings = loadSettings(process.env);
   } catch (error) {
-    if (!(error instanceof SettingsError)) throw error;
-    console.error(`mef-image-config: bad setting ${error.message}`);
-    process.exit(2);
+    exitOnBadSetting(error);
   }
 
   const logger = createLogger(settings.logLevel);
-  const service = await startService(settings, { logger });
+  // Start-up also refuses settings: a file, directory or address the system will not give us.
+  const service = await startService(settings, { logger }).catch(exitOnBadSetting);
   logger.info(
     {
       event: 'started',

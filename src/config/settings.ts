@@ -299,9 +299,18 @@ export function loadSettings(env: Environment): Settings {
       'MEF_TLS_CERT, MEF_TLS_KEY and MEF_TLS_CLIENT_CA must be set together, or none of them',
     );
   }
+  const listen = parseListenAddress('MEF_LISTEN', read(env, 'MEF_LISTEN'));
+  const opsListen = parseListenAddress('MEF_OPS_LISTEN', read(env, 'MEF_OPS_LISTEN'));
+  // Port 0 asks the system for a free port, so two of them never collide.
+  if (listen.port !== 0 && listen.host === opsListen.host && listen.port === opsListen.port) {
+    throw new SettingsError(
+      'MEF_OPS_LISTEN',
+      `must differ from MEF_LISTEN: both are ${listen.host}:${listen.port}`,
+    );
+  }
   return {
-    listen: parseListenAddress('MEF_LISTEN', read(env, 'MEF_LISTEN')),
-    opsListen: parseListenAddress('MEF_OPS_LISTEN', read(env, 'MEF_OPS_LISTEN')),
+    listen,
+    opsListen,
     dataDir: path.resolve(read(env, 'MEF_DATA_DIR')),
     tls: { ...tls, crlFile: optional(env, 'MEF_TLS_CRL') },
     edgeHostIps: parseEdgeHostIps(optional(env, 'MEF_EDGE_HOST_IPS')),

@@ -7,9 +7,16 @@ import { ApiError, StatusCode } from '../domain/status.js';
 import type { TlsFiles, TlsMaterial } from '../pki/tls-material.js';
 import type { CertificateStore } from '../store/certificate-store.js';
 import type { ImageConfigStore } from '../store/store.js';
-import { clientAddress, clientIdentity } from './client-identity.js';
+import { clientAddress, clientIdentity, rememberClientAddresses } from './client-identity.js';
 import { errorEnvelope, maxBodyBytes } from './envelope.js';
 import { applyRequestLimits, slowClientServerOptions } from './limits.js';
+import {
+  answerFrameworkError,
+  answerUnparsableRequest,
+  emptyBodyError,
+  refuseMissingBody,
+  refuseUnreadableBody,
+} from './malformed-requests.js';
 import { observeApiServer, type ServiceMetrics } from './metrics.js';
 import type { RegistryVerificationOptions } from './registry-verification.js';
 import { certificateRoutes } from './routes/certificates.js';
@@ -51,7 +58,7 @@ export interface ApiServerOptions {
 }
 
 function parseJsonBody(body: Buffer): unknown {
-  if (body.length === 0) throw new ApiError(StatusCode.badBody, 400, 'body: must not be empty');
+  if (body.length === 0) throw emptyBodyError();
   try {
     return JSON.parse(body.toString('utf8'));
   } catch {
@@ -76,9 +83,14 @@ export async function buildApiServer(options: ApiServerOptions) {
     // A call arriving on a kept-alive connection during a stop is answered as usual, with
     // `Connection: close`, rather than with a bare 503 outside the envelope.
     return503OnClosing: false,
+    frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerUnparsableRequest(options.logger),
   });
+  rememberClientAddresses(app.server);
   await applySecurityHeaders(app);
-  await applyRequestLimits(app, options.limits);
+  await applyRequestLimits(app, options.limits, (limit) =>
+    options.metrics?.recordRateLimitRefusal(limit),
+  );
   applyTlsPolicy(app, options.tlsFiles);
 
   const allowedMethods = new Map<string, Set<string>>();
@@ -88,6 +100,8 @@ export async function buildApiServer(options: ApiServerOptions) {
     allowedMethods.set(route.url, methods);
   });
 
+  app.addHook('preParsing', refuseUnreadableBody);
+  app.addHook('preValidation', refuseMissingBody);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
     try {

@@ -21,6 +21,9 @@ export function success(msg = 'success', extra: Omit<Envelope, 'status' | 'msg'>
   return envelope;
 }
 
+/** The refusal of a request without a body, however it came to have none. */
+export const emptyBodyMessage = 'body: must not be empty';
+
 /** Framework errors that describe the request body, by Fastify error code. */
 const bodyErrors: Record<string, { httpStatus: number; msg: string }> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
@@ -28,7 +31,7 @@ const bodyErrors: Record<string, { httpStatus: number; msg: string }> = {
     msg: 'Content-Type: must be application/json',
   },
   FST_ERR_CTP_BODY_TOO_LARGE: { httpStatus: 413, msg: 'body: must be at most 1 MiB' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { httpStatus: 400, msg: 'body: must not be empty' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { httpStatus: 400, msg: emptyBodyMessage },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
     httpStatus: 400,
     msg: 'body: length does not match Content-Length',

@@ -9,6 +9,7 @@ import type { Server as HttpsServer, ServerOptions } from 'node:https';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { loadTlsMaterial, type TlsFiles, type TlsMaterial } from '../pki/tls-material.js';
+import { socketAddress } from './client-identity.js';
 
 /** The Fastify instance of the API listener: HTTPS, logging through the service's logger. */
 export type HttpsApp = FastifyInstance<HttpsServer, IncomingMessage, ServerResponse, Logger>;
@@ -69,7 +70,7 @@ function logRefusals(app: HttpsApp): void {
     const reason = verifyError ?? error.code ?? error.message;
     const fields = {
       event: 'tls.refused',
-      clientIp: (socket.remoteAddress ?? 'unknown').replace(/^::ffff:/, ''),
+      clientIp: socketAddress(socket),
       reason,
     };
     // A client that hangs up mid-handshake (a port probe) is not worth an operator's attention.

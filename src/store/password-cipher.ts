@@ -23,8 +23,11 @@ export interface SealedPassword {
 export class PasswordCipher {
   private constructor(private readonly key: Buffer) {}
 
-  /** Reads the key file, creating it with mode 0600 on first start. */
-  static async fromKeyFile(file: string): Promise<PasswordCipher> {
+  /**
+   * Reads the key file. A missing file is created with mode 0600 when `create` is true (first
+   * start); otherwise its ENOENT error is thrown, because a new key cannot open old passwords.
+   */
+  static async fromKeyFile(file: string, { create = true } = {}): Promise<PasswordCipher> {
     try {
       const key = await readFile(file);
       if (key.length !== keyLength) {
@@ -32,7 +35,7 @@ export class PasswordCipher {
       }
       return new PasswordCipher(key);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      if (!create || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
     const key = randomBytes(keyLength);
     await writeFileAtomically(file, key, { mode: secretFileMode });
