@@ -95,12 +95,13 @@ describe('the operation log of the service', () => {
     const line = JSON.parse(lines[0]!).msg as string;
     assert.ok(
       line.startsWith(
-        'CN=mef-admin@127.0.0.1 configure image registry puller@registry.example.com:443 ' +
+        'CN=mef-admin@127.0.0.1 configure image registry registry.example.com:443 ' +
           'success; password: should mix',
       ),
       line,
     );
     assert.ok(!lines[0]!.includes('onlylowercase'));
+    assert.ok(!line.includes('puller'), 'the operation line names no account');
   });
 
   it('refuses a weak password with 00001005 when strong passwords are required', async () => {
@@ -113,10 +114,10 @@ describe('the operation log of the service', () => {
     assert.equal((await strict.call('POST', imageConfigPath, strong)).statusCode, 200);
     const lines = (await operationLines(strict, 2)).map((line) => JSON.parse(line).msg as string);
     assert.deepEqual(
-      lines.map((line) => line.replace(/ (failed|puller@).*$/, ' $1')),
+      lines.map((line) => line.replace(/ failed.*$/, ' failed')),
       [
         'CN=mef-admin@127.0.0.1 configure image registry failed',
-        'CN=mef-admin@127.0.0.1 configure image registry puller@',
+        'CN=mef-admin@127.0.0.1 configure image registry registry.example.com:443 success',
       ],
     );
   });
