@@ -184,19 +184,13 @@ function parseStoreSettings(env: Environment): StoreSettings {
     throw new SettingsError('MEF_SECRET_NAME', secretNameBroken);
   }
 
-  const patch = read(env, 'MEF_PATCH_DEFAULT_SA');
-  if (patch !== 'true' && patch !== 'false') {
-    throw new SettingsError('MEF_PATCH_DEFAULT_SA', `must be true or false, got "${patch}"`);
-  }
-  const timeout = read(env, 'MEF_KUBERNETES_TIMEOUT_MS');
-  const timeoutMs = Number(timeout);
-  if (!/^\d+$/.test(timeout) || timeoutMs < 100 || timeoutMs > 300_000) {
-    throw new SettingsError(
-      'MEF_KUBERNETES_TIMEOUT_MS',
-      `must be a whole number of milliseconds from 100 to 300000, got "${timeout}"`,
-    );
-  }
-  return { kind, namespace, secretName, patchDefaultServiceAccount: patch === 'true', timeoutMs };
+  return {
+    kind,
+    namespace,
+    secretName,
+    patchDefaultServiceAccount: trueOrFalse(env, 'MEF_PATCH_DEFAULT_SA'),
+    timeoutMs: wholeNumber(env, 'MEF_KUBERNETES_TIMEOUT_MS'),
+  };
 }
 
 function parseVerificationSettings(env: Environment): VerificationSettings {
@@ -205,14 +199,7 @@ function parseVerificationSettings(env: Environment): VerificationSettings {
   if (mode === undefined) {
     throw new SettingsError('MEF_VERIFY_REGISTRY', `${verificationModeRule}, got "${requested}"`);
   }
-  const timeout = read(env, 'MEF_VERIFY_TIMEOUT_MS');
-  const timeoutMs = Number(timeout);
-  if (!/^\d+$/.test(timeout) || timeoutMs < 100 || timeoutMs > 120_000) {
-    throw new SettingsError(
-      'MEF_VERIFY_TIMEOUT_MS',
-      `must be a whole number of milliseconds from 100 to 120000, got "${timeout}"`,
-    );
-  }
+  const timeoutMs = wholeNumber(env, 'MEF_VERIFY_TIMEOUT_MS');
   return { mode, timeoutMs };
 }
 
@@ -225,6 +212,8 @@ const wholeNumberRanges = {
   MEF_HEADERS_TIMEOUT_MS: ['milliseconds', 100, 600_000],
   MEF_REQUEST_TIMEOUT_MS: ['milliseconds', 100, 3_600_000],
   MEF_SHUTDOWN_TIMEOUT_MS: ['milliseconds', 0, 3_600_000],
+  MEF_KUBERNETES_TIMEOUT_MS: ['milliseconds', 100, 300_000],
+  MEF_VERIFY_TIMEOUT_MS: ['milliseconds', 100, 120_000],
 } as const;
 
 function wholeNumber(env: Environment, name: keyof typeof wholeNumberRanges): number {

@@ -29,6 +29,8 @@ export interface TestService {
   dataDir: string;
   /** Every log line the service wrote, as text. */
   logs: string[];
+  /** The development CA and client certificate, for callers that open their own connections. */
+  client: { ca: Buffer; cert: Buffer; key: Buffer };
   /** Calls the API with the development client certificate unless `client` says otherwise. */
   call(
     method: string,
@@ -78,9 +80,11 @@ export async function startTestService(
     certificates: options.certificates?.(dataDir),
   });
   const pki = service.developmentPki!;
-  const [ca, cert, key] = await Promise.all(
-    [pki.caCert, pki.clientCert, pki.clientKey].map((file) => readFile(file)),
-  );
+  const [ca, cert, key] = await Promise.all([
+    readFile(pki.caCert),
+    readFile(pki.clientCert),
+    readFile(pki.clientKey),
+  ]);
 
   const call: TestService['call'] = (method, urlPath, body, callOptions = {}) =>
     new Promise((resolve, reject) => {
@@ -129,6 +133,7 @@ export async function startTestService(
     service,
     dataDir,
     logs,
+    client: { ca, cert, key },
     call,
     async stop() {
       await service.stop();

@@ -8,17 +8,8 @@ import {
   decodeCertificateImport,
 } from '../../../src/domain/certificate-import.js';
 import { ApiError, StatusCode } from '../../../src/domain/status.js';
+import { apiFailure as failure } from '../../support/api-error.js';
 import { ecdsaSha256, ecKeys, makeCaCertificate } from '../../support/ca-certificates.js';
-
-function failure(run: () => unknown): ApiError {
-  try {
-    run();
-  } catch (error) {
-    assert.ok(error instanceof ApiError, `expected an ApiError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected a failure');
-}
 
 const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 const cert = Buffer.from(pem).toString('base64');

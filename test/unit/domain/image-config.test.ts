@@ -5,20 +5,11 @@ import {
   registryAddress,
   validateImageConfig,
 } from '../../../src/domain/image-config.js';
-import { ApiError, StatusCode } from '../../../src/domain/status.js';
+import { StatusCode } from '../../../src/domain/status.js';
+import { apiFailure as failure } from '../../support/api-error.js';
 
 const password = [72, 117, 97, 119, 101, 105, 49, 50, 35, 36]; // Huawei12#$
 const valid = { domain: 'registry.example.com', port: 443, account: 'ImageRepository', password };
-
-function failure(run: () => unknown): ApiError {
-  try {
-    run();
-  } catch (error) {
-    assert.ok(error instanceof ApiError, `expected an ApiError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected a failure');
-}
 
 describe('decodeImageConfig', () => {
   it('decodes the documented request', () => {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { connect as connectTcp } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect as connectTls, type ConnectionOptions } from 'node:tls';
@@ -51,11 +50,7 @@ describe('the client address in the logs', () => {
   let client: ConnectionOptions;
   before(async () => {
     test = await startTestService();
-    const pki = test.service.developmentPki!;
-    const [ca, cert, key] = await Promise.all(
-      [pki.caCert, pki.clientCert, pki.clientKey].map((file) => readFile(file)),
-    );
-    client = { ca, cert, key };
+    client = test.client;
   });
   after(async () => test.stop());
 

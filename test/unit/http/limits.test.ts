@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
@@ -19,14 +18,6 @@ import { startTestService, type TestService } from '../../support/test-service.j
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const keepAliveRequest = `GET ${imageConfigPath} HTTP/1.1\r\nHost: localhost\r\n\r\n`;
-
-async function developmentClient(test: TestService): Promise<ConnectionOptions> {
-  const pki = test.service.developmentPki!;
-  const [ca, cert, key] = await Promise.all(
-    [pki.caCert, pki.clientCert, pki.clientKey].map((file) => readFile(file)),
-  );
-  return { ca, cert, key };
-}
 
 describe('TokenBuckets', () => {
   it('lets a burst through, then one request per 1/rate seconds', () => {
@@ -85,7 +76,7 @@ describe('the connection cap', () => {
   let client: ConnectionOptions;
   before(async () => {
     test = await startTestService({ env: { MEF_MAX_CONNECTIONS_PER_IP: '3' } });
-    client = await developmentClient(test);
+    client = test.client;
   });
   after(async () => {
     await test.stop();
@@ -124,7 +115,7 @@ describe('slow clients', () => {
     test = await startTestService({
       env: { MEF_HEADERS_TIMEOUT_MS: String(headersTimeoutMs), MEF_REQUEST_TIMEOUT_MS: '2000' },
     });
-    client = await developmentClient(test);
+    client = test.client;
   });
   after(async () => {
     await test.stop();

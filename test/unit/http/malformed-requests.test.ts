@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import type { ConnectionOptions } from 'node:tls';
 import { StatusCode } from '../../../src/domain/status.js';
@@ -44,11 +43,7 @@ describe('requests the API cannot read as sent', () => {
   let client: ConnectionOptions;
   before(async () => {
     test = await startTestService();
-    const pki = test.service.developmentPki!;
-    const [ca, cert, key] = await Promise.all(
-      [pki.caCert, pki.clientCert, pki.clientKey].map((file) => readFile(file)),
-    );
-    client = { ca, cert, key };
+    client = test.client;
   });
   after(async () => test.stop());
 

@@ -2,7 +2,6 @@
 // trusts, and that nothing secret reaches a warning, an error or a log line.
 
 import assert from 'node:assert/strict';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -29,15 +28,15 @@ import {
 } from '../../../src/verify/registry-verifier.js';
 import {
   closedPort,
-  sendJson,
   startHttpsServer,
   type TestServer,
+  account,
+  basicRegistry,
+  basicToken,
+  password,
+  wrongPassword,
 } from '../verify/support/registry-doubles.js';
 
-const account = 'robot';
-const password = 'Str0ng-pass#1';
-const wrongPassword = 'Wr0ng-pass#1';
-const basicToken = (secret: string) => Buffer.from(`${account}:${secret}`).toString('base64');
 const secrets = [
   password,
   wrongPassword,
@@ -48,22 +47,6 @@ const secrets = [
 
 function assertNoSecret(text: string): void {
   for (const secret of secrets) assert.ok(!text.includes(secret), `a secret leaked: ${text}`);
-}
-
-/** A registry that wants HTTP Basic auth with the right password. */
-function basicRegistry(request: IncomingMessage, response: ServerResponse): void {
-  if (request.headers.authorization === `Basic ${basicToken(password)}`) {
-    sendJson(response, 200, {});
-    return;
-  }
-  sendJson(
-    response,
-    401,
-    { errors: [{ code: 'UNAUTHORIZED' }] },
-    {
-      'www-authenticate': 'Basic realm="test"',
-    },
-  );
 }
 
 describe('verificationModeOf', () => {

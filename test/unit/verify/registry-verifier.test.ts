@@ -24,15 +24,15 @@ import {
   startHttpsServer,
   startSilentServer,
   type TestServer,
+  account,
+  basicRegistry,
+  basicToken,
+  password,
+  wrongPassword,
 } from './support/registry-doubles.js';
 
-const account = 'robot';
-const password = 'Str0ng-pass#1';
-const wrongPassword = 'Wr0ng-pass#1';
 const issuedToken = 'issued-token-7f3a';
 const scope = 'repository:mef/hello:pull,push';
-
-const basicToken = (secret: string) => Buffer.from(`${account}:${secret}`).toString('base64');
 
 /** Test names resolve to loopback through the verifier's resolver; the rest through the OS. */
 const resolve = pinnedHostResolver({ 'registry.test': '127.0.0.1', 'auth.test': '127.0.0.1' });
@@ -51,22 +51,6 @@ function assertNoSecret(result: VerificationResult): void {
 }
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
-
-/** A registry that wants HTTP Basic auth with the right password. */
-const basicRegistry: Handler = (request, response) => {
-  if (request.headers.authorization === `Basic ${basicToken(password)}`) {
-    sendJson(response, 200, {});
-    return;
-  }
-  sendJson(
-    response,
-    401,
-    { errors: [{ code: 'UNAUTHORIZED' }] },
-    {
-      'www-authenticate': 'Basic realm="test registry"',
-    },
-  );
-};
 
 /** A registry that sends clients to `realm` for a token and accepts `acceptedToken`. */
 function bearerRegistry(realm: string, acceptedToken = issuedToken): Handler {

@@ -95,3 +95,26 @@ export function sendJson(
   response.writeHead(status, { 'content-type': 'application/json', ...headers });
   response.end(JSON.stringify(body));
 }
+
+/** The account and passwords the doubles know. */
+export const account = 'robot';
+export const password = 'Str0ng-pass#1';
+export const wrongPassword = 'Wr0ng-pass#1';
+
+/** The Basic auth token of `account` with `secret`. */
+export const basicToken = (secret: string) =>
+  Buffer.from(`${account}:${secret}`).toString('base64');
+
+/** A registry that wants HTTP Basic auth with the right password. */
+export function basicRegistry(request: IncomingMessage, response: ServerResponse): void {
+  if (request.headers.authorization === `Basic ${basicToken(password)}`) {
+    sendJson(response, 200, {});
+    return;
+  }
+  sendJson(
+    response,
+    401,
+    { errors: [{ code: 'UNAUTHORIZED' }] },
+    { 'www-authenticate': 'Basic realm="test registry"' },
+  );
+}
